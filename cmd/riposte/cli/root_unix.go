@@ -1,0 +1,5 @@
+package cli
+
+import "os"
+
+func isNotRoot() bool { return os.Geteuid() != 0 }

@@ -1,0 +1,299 @@
+package alert
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// MaxSize is the largest alert document accepted, in bytes. Wazuh caps the
+// whole execd message at 64 KiB; Riposte refuses larger alerts instead of
+// truncating them.
+const MaxSize = 64 << 10
+
+// ManagerID is the agent id of the manager, as in Wazuh.
+const ManagerID = "000"
+
+// Alert is one alert document with the fields the response engine uses.
+// Raw keeps the document itself, which is passed to scripts unchanged in
+// parameters.alert.
+type Alert struct {
+	// Raw is the alert document as compact JSON.
+	Raw json.RawMessage
+
+	// ID is the alert id ("<epoch>.<offset>"), if present.
+	ID string
+	// RuleID is rule.id, as a string of digits.
+	RuleID string
+	// RuleLevel is rule.level.
+	RuleLevel int
+	// RuleGroups is rule.groups.
+	RuleGroups []string
+	// NoAR is true when the rule carries the no_ar option (rule.options).
+	NoAR bool
+	// AgentID is agent.id, zero-padded to three digits; "000" when absent.
+	AgentID string
+	// AgentName is agent.name.
+	AgentName string
+	// SrcIP is the source address a response acts on, as written: the first
+	// of data.win.eventdata.ipAddress, data.srcip and source.ip that is
+	// present. Empty if none is.
+	SrcIP string
+	// SrcIPField names the field SrcIP came from ("data.srcip", ...).
+	SrcIPField string
+	// DstUser is data.dstuser, or user.name in the 5.x shape.
+	DstUser string
+}
+
+// doc is the subset of the alert document decoded into typed fields.
+type doc struct {
+	ID   json.RawMessage `json:"id"`
+	Rule *struct {
+		ID      json.RawMessage `json:"id"`
+		Level   json.RawMessage `json:"level"`
+		Groups  []string        `json:"groups"`
+		Options json.RawMessage `json:"options"`
+	} `json:"rule"`
+	Agent *struct {
+		ID   json.RawMessage `json:"id"`
+		Name string          `json:"name"`
+	} `json:"agent"`
+	Data *struct {
+		SrcIP   json.RawMessage `json:"srcip"`
+		DstUser json.RawMessage `json:"dstuser"`
+		Win     *struct {
+			EventData *struct {
+				IPAddress json.RawMessage `json:"ipAddress"`
+			} `json:"eventdata"`
+		} `json:"win"`
+	} `json:"data"`
+	Source *struct {
+		IP json.RawMessage `json:"ip"`
+	} `json:"source"`
+	User *struct {
+		Name json.RawMessage `json:"name"`
+	} `json:"user"`
+}
+
+// FieldError reports a field of an alert that is missing or malformed.
+type FieldError struct {
+	Field string // dotted path, e.g. "rule.level"
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// ErrTooLarge is returned for documents larger than MaxSize.
+var ErrTooLarge = errors.New("alert too large")
+
+// Parse decodes one alert document. It requires rule.id and rule.level and
+// checks the type of every field it reads; the document must be a single
+// JSON object with nothing after it.
+func Parse(b []byte) (*Alert, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), MaxSize)
+	}
+	if len(b) == 0 || b[0] != '{' {
+		return nil, errors.New("alert is not a JSON object")
+	}
+	var d doc
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("invalid alert JSON: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("invalid alert JSON: data after the document")
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return nil, fmt.Errorf("invalid alert JSON: %w", err)
+	}
+	a := &Alert{Raw: buf.Bytes(), AgentID: ManagerID}
+	if err := a.fill(&d); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *Alert) fill(d *doc) error {
+	var err error
+	if a.ID, err = scalar("id", d.ID); err != nil {
+		return err
+	}
+	if d.Rule == nil {
+		return &FieldError{"rule", "missing"}
+	}
+	if a.RuleID, err = scalar("rule.id", d.Rule.ID); err != nil {
+		return err
+	}
+	if a.RuleID == "" {
+		return &FieldError{"rule.id", "missing"}
+	}
+	if !digits(a.RuleID) {
+		return &FieldError{"rule.id", fmt.Sprintf("%q is not a rule number", a.RuleID)}
+	}
+	lvl, err := scalar("rule.level", d.Rule.Level)
+	if err != nil {
+		return err
+	}
+	if lvl == "" {
+		return &FieldError{"rule.level", "missing"}
+	}
+	n, convErr := strconv.Atoi(lvl)
+	if convErr != nil || n < 0 || n > 20 {
+		return &FieldError{"rule.level", fmt.Sprintf("%q is not a level from 0 to 20", lvl)}
+	}
+	a.RuleLevel = n
+	a.RuleGroups = d.Rule.Groups
+	a.NoAR = hasNoAR(d.Rule.Options)
+
+	if d.Agent != nil {
+		id, err := scalar("agent.id", d.Agent.ID)
+		if err != nil {
+			return err
+		}
+		if id != "" {
+			if !digits(id) {
+				return &FieldError{"agent.id", fmt.Sprintf("%q is not an agent number", id)}
+			}
+			a.AgentID = PadID(id)
+		}
+		a.AgentName = d.Agent.Name
+	}
+
+	type cand struct {
+		field string
+		raw   json.RawMessage
+	}
+	var cands []cand
+	if d.Data != nil {
+		if d.Data.Win != nil && d.Data.Win.EventData != nil {
+			cands = append(cands, cand{"data.win.eventdata.ipAddress", d.Data.Win.EventData.IPAddress})
+		}
+		cands = append(cands, cand{"data.srcip", d.Data.SrcIP})
+	}
+	if d.Source != nil {
+		cands = append(cands, cand{"source.ip", d.Source.IP})
+	}
+	for _, c := range cands {
+		v, err := str(c.field, c.raw)
+		if err != nil {
+			return err
+		}
+		if v != "" {
+			a.SrcIP, a.SrcIPField = v, c.field
+			break
+		}
+	}
+	if d.Data != nil {
+		if a.DstUser, err = str("data.dstuser", d.Data.DstUser); err != nil {
+			return err
+		}
+	}
+	if a.DstUser == "" && d.User != nil {
+		if a.DstUser, err = str("user.name", d.User.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GroupString is the rule's groups as Wazuh matches <rules_group> against
+// them: each group followed by a comma ("syslog,sshd,authentication_failed,").
+func (a *Alert) GroupString() string {
+	var sb strings.Builder
+	for _, g := range a.RuleGroups {
+		sb.WriteString(g)
+		sb.WriteByte(',')
+	}
+	return sb.String()
+}
+
+// PadID zero-pads a numeric agent id to at least three digits, as Wazuh
+// prints agent ids ("1" → "001").
+func PadID(id string) string {
+	id = strings.TrimLeft(id, "0")
+	for len(id) < 3 {
+		id = "0" + id
+	}
+	return id
+}
+
+func digits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// scalar reads a string or a number as text. Absent or null gives "".
+func scalar(field string, raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", &FieldError{field, err.Error()}
+		}
+		return s, nil
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return "", &FieldError{field, err.Error()}
+		}
+		return n.String(), nil
+	}
+	return "", &FieldError{field, "must be a string or a number"}
+}
+
+// str reads a string. Absent or null gives "".
+func str(field string, raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	if raw[0] != '"' {
+		return "", &FieldError{field, "must be a string"}
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", &FieldError{field, err.Error()}
+	}
+	return s, nil
+}
+
+// hasNoAR reports whether rule.options (a string or a list of strings)
+// contains no_ar.
+func hasNoAR(raw json.RawMessage) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	var list []string
+	if json.Unmarshal(raw, &list) == nil {
+		for _, o := range list {
+			if strings.TrimSpace(o) == "no_ar" {
+				return true
+			}
+		}
+		return false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		for _, o := range strings.Split(s, ",") {
+			if strings.TrimSpace(o) == "no_ar" {
+				return true
+			}
+		}
+	}
+	return false
+}

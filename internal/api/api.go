@@ -1,0 +1,165 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/riposte/riposte/internal/alert"
+	"github.com/riposte/riposte/internal/execd"
+	"github.com/riposte/riposte/internal/respond"
+)
+
+// MaxBody is the largest request body accepted, in bytes.
+const MaxBody = 16 << 20
+
+// IngestOptions modify how a batch of alerts is handled.
+type IngestOptions struct {
+	// Explain asks for an explanation of every <active-response> block.
+	Explain bool
+	// DryRun decides without running anything.
+	DryRun bool
+}
+
+// DecisionReport is one decision as the API shows it.
+type DecisionReport struct {
+	ID      string   `json:"id"`
+	Command string   `json:"command"`
+	Outcome string   `json:"outcome"`
+	Reason  string   `json:"reason"`
+	Targets []string `json:"targets,omitempty"`
+	// Delivery says, per target agent, whether it was handed to an
+	// executor ("submitted") or why not.
+	Delivery map[string]string `json:"delivery,omitempty"`
+}
+
+// AlertReport is what happened to one alert.
+type AlertReport struct {
+	Item         int                   `json:"item"`
+	RuleID       string                `json:"rule_id"`
+	RuleLevel    int                   `json:"rule_level"`
+	AgentID      string                `json:"agent_id"`
+	SrcIP        string                `json:"srcip,omitempty"`
+	Decisions    []DecisionReport      `json:"decisions"`
+	Explanations []respond.Explanation `json:"explanations,omitempty"`
+}
+
+// Stats are counters of the running instance.
+type Stats struct {
+	AlertsAccepted  uint64 `json:"alerts_accepted"`
+	AlertsMalformed uint64 `json:"alerts_malformed"`
+	Decisions       uint64 `json:"decisions"`
+	Runs            uint64 `json:"runs"`
+	RunsFailed      uint64 `json:"runs_failed"`
+}
+
+// Backend is what the API serves.
+type Backend interface {
+	// Ingest handles alerts that have all been parsed successfully.
+	Ingest(ctx context.Context, alerts []*alert.Alert, opts IngestOptions) []AlertReport
+	// Rejected counts alerts that could not be parsed.
+	Rejected(n int)
+	// Pending lists active stateful responses.
+	Pending() []execd.Pending
+	// Runs lists recent run results, newest last.
+	Runs() []execd.Result
+	// Stats returns the counters.
+	Stats() Stats
+}
+
+// Handler returns the HTTP handler for b.
+func Handler(b Backend, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &server{b: b, log: log.With("component", "api")}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/alerts", s.postAlerts)
+	mux.HandleFunc("GET /v1/responses/active", s.getActive)
+	mux.HandleFunc("GET /v1/runs", s.getRuns)
+	mux.HandleFunc("GET /v1/health", s.getHealth)
+	return mux
+}
+
+type server struct {
+	b   Backend
+	log *slog.Logger
+}
+
+// ErrorBody is the body of every error response.
+type ErrorBody struct {
+	Error string      `json:"error"`
+	Items []ItemError `json:"items,omitempty"`
+}
+
+// ItemError names one bad document of a batch.
+type ItemError struct {
+	Item  int    `json:"item"`
+	Line  int    `json:"line,omitempty"`
+	Error string `json:"error"`
+}
+
+// IngestResponse is the body of a successful POST /v1/alerts.
+type IngestResponse struct {
+	Accepted int           `json:"accepted"`
+	Results  []AlertReport `json:"results"`
+}
+
+func (s *server) postAlerts(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.b.Rejected(1)
+			writeJSON(w, http.StatusRequestEntityTooLarge, ErrorBody{Error: fmt.Sprintf("request body larger than %d bytes", MaxBody)})
+			return
+		}
+		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: "reading request body: " + err.Error()})
+		return
+	}
+	alerts, errs := alert.ParseBatch(body)
+	if len(errs) > 0 {
+		s.b.Rejected(len(errs))
+		eb := ErrorBody{Error: fmt.Sprintf("%d of %d alerts are malformed; none was accepted", len(errs), len(errs)+len(alerts))}
+		for _, e := range errs {
+			eb.Items = append(eb.Items, ItemError{Item: e.Item, Line: e.Line, Error: e.Err.Error()})
+			s.log.Warn("malformed alert", "item", e.Item, "line", e.Line, "err", e.Err)
+		}
+		writeJSON(w, http.StatusBadRequest, eb)
+		return
+	}
+	if len(alerts) == 0 {
+		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: "no alert in the request body"})
+		return
+	}
+	q := r.URL.Query()
+	opts := IngestOptions{Explain: isTrue(q.Get("explain")), DryRun: isTrue(q.Get("dry_run"))}
+	reports := s.b.Ingest(r.Context(), alerts, opts)
+	writeJSON(w, http.StatusOK, IngestResponse{Accepted: len(alerts), Results: reports})
+}
+
+func (s *server) getActive(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.b.Pending())
+}
+
+func (s *server) getRuns(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.b.Runs())
+}
+
+func (s *server) getHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "stats": s.b.Stats()})
+}
+
+func isTrue(v string) bool { return v == "1" || v == "true" || v == "yes" }
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,633 @@
+package execd
+
+import (
+	"container/heap"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/riposte/riposte/internal/arlog"
+	"github.com/riposte/riposte/internal/respond"
+)
+
+// BinDir is the directory, relative to the data directory, that holds the
+// response executables, as in a Wazuh install.
+const BinDir = "active-response/bin"
+
+// Request asks execd to run one response's "add".
+type Request struct {
+	// ID identifies the request (the decision id) in results.
+	ID string
+	// Command is the <command> name, for logs.
+	Command string
+	// Executable is the file name in the bin directory.
+	Executable string
+	// Timeout makes the response stateful: the delete runs this long after
+	// the add. Zero for stateless responses.
+	Timeout time.Duration
+	// ExtraArgs go into parameters.extra_args.
+	ExtraArgs []string
+	// Alert is the alert document, passed in parameters.alert.
+	Alert json.RawMessage
+	// Ladder is the repeated-offender ladder in minutes; nil for none.
+	Ladder []int
+	// Accepted is when the alert was accepted, to measure latency.
+	Accepted time.Time
+}
+
+// FromDecision builds the request for a decision. ladder is the default
+// repeated-offender ladder, used when the response has none of its own.
+func FromDecision(d *respond.Decision, ladder []int) Request {
+	r := d.Response
+	req := Request{
+		ID:         d.ID,
+		Command:    r.Command,
+		Executable: r.Cmd.Executable,
+		Timeout:    d.Timeout,
+		ExtraArgs:  r.Cmd.ExtraArgs,
+		Alert:      d.Alert.Raw,
+		Ladder:     ladder,
+	}
+	if r.RepeatedOffenders != nil {
+		req.Ladder = r.RepeatedOffenders
+	}
+	return req
+}
+
+// Status is how a run ended.
+type Status string
+
+// Run statuses.
+const (
+	StatusOK       Status = "ok"        // exited 0
+	StatusAborted  Status = "aborted"   // told abort: the key was already active
+	StatusFailed   Status = "failed"    // exited non-zero
+	StatusKilled   Status = "killed"    // past a time limit; its process group was killed
+	StatusNotFound Status = "not-found" // no such executable in the bin directory
+	StatusError    Status = "error"     // could not be started or talked to
+)
+
+// Result records one run of a script.
+type Result struct {
+	RequestID  string        `json:"request_id,omitempty"`
+	Command    string        `json:"command"`
+	Program    string        `json:"program"`
+	Verb       string        `json:"verb"` // add or delete
+	Keys       []string      `json:"keys,omitempty"`
+	Status     Status        `json:"status"`
+	ExitCode   int           `json:"exit_code"`
+	Duration   time.Duration `json:"duration_ns"`
+	Stderr     string        `json:"stderr,omitempty"`
+	Note       string        `json:"note,omitempty"`
+	Timeout    time.Duration `json:"timeout_ns,omitempty"` // effective timeout of a stateful add
+	Started    time.Time     `json:"started"`
+	StartDelay time.Duration `json:"start_delay_ns,omitempty"` // from Accepted to the script started
+}
+
+// Pending is an active stateful response waiting for its delete.
+type Pending struct {
+	Key        string    `json:"key"`
+	Command    string    `json:"command"`
+	Executable string    `json:"executable"`
+	Keys       []string  `json:"keys"`
+	Added      time.Time `json:"added"`
+	Deadline   time.Time `json:"deadline"`
+}
+
+// Options configure an Execd.
+type Options struct {
+	// Dir is the data directory: scripts run there, from Dir/BinDir.
+	Dir string
+	// StatePath is the file that keeps timers and repeat counts. Default
+	// Dir/state/execd.db.
+	StatePath string
+	// NodeName goes into origin.name of the messages. Default "node01".
+	NodeName string
+	// HandshakeTimeout limits the wait for a script's check_keys line (or its
+	// exit). Default 10s.
+	HandshakeTimeout time.Duration
+	// RunTimeout limits a whole run. Default 60s.
+	RunTimeout time.Duration
+	// ShutdownGrace is how long Run waits for running scripts after its
+	// context ends, before killing them. Default 5s.
+	ShutdownGrace time.Duration
+	// MaxRunning bounds concurrently running scripts. Default 64.
+	MaxRunning int
+	// Logger receives execd's structured log. Default: discard.
+	Logger *slog.Logger
+	// ARLog, when set, receives execd's own lines in active-responses.log.
+	ARLog *arlog.Logger
+	// OnResult, when set, is called with every run's result.
+	OnResult func(Result)
+}
+
+// entry is one pending delete.
+type entry struct {
+	timerRecord
+	due   time.Time // monotonic deadline
+	index int       // in the heap; -1 when not queued
+}
+
+type timerHeap []*entry
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *timerHeap) Push(x any) { e := x.(*entry); e.index = len(*h); *h = append(*h, e) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.index = -1
+	return e
+}
+
+// Execd runs responses on this host. Create it with Open, run its timers
+// with Run, and hand it requests with Submit.
+type Execd struct {
+	opts  Options
+	log   *slog.Logger
+	store *store
+	sem   chan struct{}
+	keys  keyLocks
+
+	mu      sync.Mutex
+	entries map[string]*entry
+	queue   timerHeap
+	wake    chan struct{}
+	closed  bool
+
+	runs   sync.WaitGroup
+	runCtx context.Context
+	stop   context.CancelFunc
+}
+
+// Open prepares an Execd and loads the timers persisted by an earlier run.
+func Open(opts Options) (*Execd, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("execd: no data directory")
+	}
+	if opts.StatePath == "" {
+		opts.StatePath = filepath.Join(opts.Dir, "state", "execd.db")
+	}
+	if opts.NodeName == "" {
+		opts.NodeName = "node01"
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = 10 * time.Second
+	}
+	if opts.RunTimeout <= 0 {
+		opts.RunTimeout = 60 * time.Second
+	}
+	if opts.ShutdownGrace <= 0 {
+		opts.ShutdownGrace = 5 * time.Second
+	}
+	if opts.MaxRunning <= 0 {
+		opts.MaxRunning = 64
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	st, err := openStore(opts.StatePath)
+	if err != nil {
+		return nil, err
+	}
+	x := &Execd{
+		opts:    opts,
+		log:     log.With("component", "execd"),
+		store:   st,
+		sem:     make(chan struct{}, opts.MaxRunning),
+		entries: make(map[string]*entry),
+		wake:    make(chan struct{}, 1),
+	}
+	x.runCtx, x.stop = context.WithCancel(context.Background())
+	recs, err := st.timers()
+	if err != nil {
+		st.close()
+		return nil, fmt.Errorf("execd: loading timers: %w", err)
+	}
+	now := time.Now()
+	for _, r := range recs {
+		e := &entry{timerRecord: *r, due: now.Add(r.Deadline.Sub(now))}
+		x.entries[e.Key] = e
+		heap.Push(&x.queue, e)
+		x.log.Info("re-armed pending delete", "key", e.Key, "deadline", e.Deadline, "overdue", !e.Deadline.After(now))
+	}
+	return x, nil
+}
+
+// Run fires pending deletes until ctx ends. Then it waits up to
+// ShutdownGrace for running scripts, kills what is left, and closes the
+// state. Pending deletes stay pending: a clean stop does not lift blocks.
+func (x *Execd) Run(ctx context.Context) error {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		x.mu.Lock()
+		var next time.Duration = time.Hour
+		now := time.Now()
+		for len(x.queue) > 0 && !x.queue[0].due.After(now) {
+			e := heap.Pop(&x.queue).(*entry)
+			x.spawn(func() { x.runDelete(e) })
+		}
+		if len(x.queue) > 0 {
+			next = x.queue[0].due.Sub(now)
+		}
+		x.mu.Unlock()
+		t.Reset(next)
+		select {
+		case <-ctx.Done():
+			return x.shutdown()
+		case <-x.wake:
+		case <-t.C:
+		}
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+	}
+}
+
+func (x *Execd) shutdown() error {
+	x.mu.Lock()
+	x.closed = true
+	x.mu.Unlock()
+	done := make(chan struct{})
+	go func() { x.runs.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(x.opts.ShutdownGrace):
+		x.stop()
+		<-done
+	}
+	x.stop()
+	return x.store.close()
+}
+
+// spawn runs f in a goroutine owned by x. Callers hold x.mu.
+func (x *Execd) spawn(f func()) bool {
+	if x.closed {
+		return false
+	}
+	x.runs.Add(1)
+	go func() {
+		defer x.runs.Done()
+		f()
+	}()
+	return true
+}
+
+// ErrClosed is returned by Submit after Run has returned.
+var ErrClosed = errors.New("execd: closed")
+
+// Submit starts a request in the background; its result goes to OnResult.
+func (x *Execd) Submit(req Request) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.spawn(func() { x.runAdd(req) }) {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Pending lists the active stateful responses, soonest deadline first.
+func (x *Execd) Pending() []Pending {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	out := make([]Pending, 0, len(x.entries))
+	for _, e := range x.entries {
+		out = append(out, Pending{Key: e.Key, Command: e.Command, Executable: e.Executable, Keys: keysOf(e.Key), Added: e.Added, Deadline: e.Deadline})
+	}
+	sortPending(out)
+	return out
+}
+
+func (x *Execd) program(executable string) string { return BinDir + "/" + executable }
+
+func (x *Execd) report(r Result) {
+	lvl := slog.LevelInfo
+	if r.Status != StatusOK && r.Status != StatusAborted {
+		lvl = slog.LevelWarn
+	}
+	x.log.Log(context.Background(), lvl, "run ended",
+		"request", r.RequestID, "command", r.Command, "program", r.Program, "verb", r.Verb,
+		"keys", r.Keys, "status", r.Status, "exit_code", r.ExitCode, "duration", r.Duration,
+		"timeout", r.Timeout, "note", r.Note, "stderr", r.Stderr)
+	line := fmt.Sprintf("%s: %s %s, exit status %d, %s", r.Program, r.Verb, r.Status, r.ExitCode, r.Duration.Round(time.Microsecond))
+	if len(r.Keys) > 0 {
+		keys, _ := json.Marshal(r.Keys)
+		line += ", keys " + string(keys)
+	}
+	if r.Timeout > 0 {
+		line += fmt.Sprintf(", active for %s", r.Timeout)
+	}
+	if r.Note != "" {
+		line += "; " + r.Note
+	}
+	if r.RequestID != "" {
+		line += " (request " + r.RequestID + ")"
+	}
+	x.arlog("%s", line)
+	if x.opts.OnResult != nil {
+		x.opts.OnResult(r)
+	}
+}
+
+// arlog writes one of execd's own lines to active-responses.log.
+func (x *Execd) arlog(format string, args ...any) {
+	if err := x.opts.ARLog.Logf("riposte-execd", format, args...); err != nil {
+		x.log.Warn("cannot write active-responses.log", "err", err)
+	}
+}
+
+// checkExecutable verifies the executable is a regular, executable file in
+// the bin directory.
+func (x *Execd) checkExecutable(name string) (string, error) {
+	if name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
+		return "", fmt.Errorf("executable %q is not a file name", name)
+	}
+	path := filepath.Join(x.opts.Dir, BinDir, name)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return "", fmt.Errorf("%s is not an executable file", path)
+	}
+	return path, nil
+}
+
+func (x *Execd) runAdd(req Request) {
+	x.sem <- struct{}{}
+	defer func() { <-x.sem }()
+
+	program := x.program(req.Executable)
+	res := Result{RequestID: req.ID, Command: req.Command, Program: program, Verb: verbAdd, ExitCode: -1}
+	path, err := x.checkExecutable(req.Executable)
+	if err != nil {
+		res.Status, res.Note = StatusNotFound, err.Error()
+		x.arlog("%s: not run: %v (request %s)", program, err, req.ID)
+		x.report(res)
+		return
+	}
+	msg := buildMessage(x.opts.NodeName, verbAdd, req.ExtraArgs, req.Alert, program)
+	p, err := startProc(x.runCtx, path, program, x.opts.Dir, true)
+	if err != nil {
+		res.Status, res.Note = StatusError, fmt.Sprintf("could not start: %v", err)
+		x.arlog("%s: could not start: %v (request %s)", program, err, req.ID)
+		x.report(res)
+		return
+	}
+	res.Started = p.started
+	if !req.Accepted.IsZero() {
+		res.StartDelay = p.started.Sub(req.Accepted)
+	}
+	deadline := p.started.Add(x.opts.RunTimeout)
+	finish := func() {
+		res.Duration = time.Since(p.started)
+		res.Stderr = p.stderr.String()
+		if res.Status == "" {
+			switch code := p.exitCode(); {
+			case code == 0:
+				res.Status = StatusOK
+			default:
+				res.Status = StatusFailed
+				x.arlog("%s: exited with status %d (request %s)", program, code, req.ID)
+			}
+		}
+		res.ExitCode = p.exitCode()
+		x.report(res)
+	}
+	if err := p.write(msg); err != nil {
+		// The script exited before reading; its exit status tells the rest.
+		res.Note = fmt.Sprintf("could not write the message: %v", err)
+	}
+	line, err := p.readLine(min(x.opts.HandshakeTimeout, time.Until(deadline)))
+	switch {
+	case errors.Is(err, errTimeout):
+		p.kill()
+		<-p.done
+		res.Status = StatusKilled
+		res.Note = fmt.Sprintf("no check_keys line and no exit within %s; killed with its process group", x.opts.HandshakeTimeout)
+		x.arlog("%s: killed with its process group (pid %d): no check_keys line and no exit within %s (request %s)",
+			program, p.cmd.Process.Pid, x.opts.HandshakeTimeout, req.ID)
+		finish()
+		return
+	case err != nil:
+		// Stdout closed without a line: a stateless run, as in Wazuh.
+		p.closeStdin()
+		p.closeStdout()
+		if req.Timeout > 0 {
+			res.Note = "the script sent no check_keys line, so no delete will run for this response"
+		}
+		if p.wait(time.Until(deadline)) {
+			res.Status = StatusKilled
+			res.Note = fmt.Sprintf("still running after %s; killed with its process group", x.opts.RunTimeout)
+			x.arlog("%s: killed with its process group: still running after %s (request %s)", program, x.opts.RunTimeout, req.ID)
+		}
+		finish()
+		return
+	}
+
+	keys, kerr := parseKeys(line)
+	if kerr != nil {
+		res.Note = fmt.Sprintf("unusable check_keys line (%v); using the executable name as the key", kerr)
+		x.log.Warn("unusable check_keys line", "program", program, "line", string(line), "err", kerr)
+	}
+	res.Keys = keys
+	key := rkey(req.Executable, keys)
+	verb := verbContinue
+	if req.Timeout > 0 {
+		unlock := x.keys.lock(key)
+		defer unlock()
+		verb, res.Timeout = x.arm(req, key, msg, &res)
+	}
+	if err := p.write(withVerb(msg, verb)); err != nil {
+		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" could not write %s: %v", verb, err))
+	}
+	p.closeStdin()
+	p.closeStdout()
+	if verb == verbAbort {
+		res.Status = StatusAborted
+	}
+	if p.wait(time.Until(deadline)) {
+		res.Status = StatusKilled
+		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" still running after %s; killed with its process group", x.opts.RunTimeout))
+		x.arlog("%s: killed with its process group: still running after %s (request %s)", program, x.opts.RunTimeout, req.ID)
+	}
+	finish()
+}
+
+// arm records or extends the timer for key and returns the verb for the
+// script (continue for a new block, abort for one already active) and the
+// effective timeout. Callers hold the key lock.
+func (x *Execd) arm(req Request, key string, msg []byte, res *Result) (string, time.Duration) {
+	timeout, count, err := x.store.offense(key, req.Timeout, req.Ladder)
+	if err != nil {
+		x.log.Error("repeated offenders: cannot update count", "key", key, "err", err)
+	}
+	if count > 0 && timeout != req.Timeout {
+		x.log.Info("repeated offender", "key", key, "repeat", count, "timeout", timeout)
+	}
+	now := time.Now()
+	due := now.Add(timeout)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if e, ok := x.entries[key]; ok {
+		if due.After(e.due) {
+			e.due = due
+			e.Deadline = now.Round(0).Add(timeout)
+			e.Timeout = timeout
+			if e.index >= 0 {
+				heap.Fix(&x.queue, e.index)
+			} else {
+				heap.Push(&x.queue, e)
+			}
+			x.persist(&e.timerRecord)
+			x.poke()
+			res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" already active; extended to %s", timeout))
+		} else {
+			res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" already active until %s; kept", e.Deadline.Format(time.RFC3339)))
+		}
+		return verbAbort, timeout
+	}
+	e := &entry{
+		timerRecord: timerRecord{
+			Key: key, Command: req.Command, Executable: req.Executable,
+			Deadline: now.Round(0).Add(timeout), Timeout: timeout, Added: now.Round(0),
+			Delete: withVerb(msg, verbDelete),
+		},
+		due: due,
+	}
+	x.entries[key] = e
+	heap.Push(&x.queue, e)
+	x.persist(&e.timerRecord)
+	x.poke()
+	return verbContinue, timeout
+}
+
+func (x *Execd) persist(r *timerRecord) {
+	if err := x.store.putTimer(r); err != nil {
+		x.log.Error("cannot persist timer", "key", r.Key, "err", err)
+	}
+}
+
+func (x *Execd) poke() {
+	select {
+	case x.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (x *Execd) runDelete(e *entry) {
+	x.sem <- struct{}{}
+	defer func() { <-x.sem }()
+	unlock := x.keys.lock(e.Key)
+	defer unlock()
+	x.mu.Lock()
+	cur, ok := x.entries[e.Key]
+	if !ok || cur != e || e.due.After(time.Now()) || e.index >= 0 {
+		// Extended or replaced since it was taken off the queue.
+		x.mu.Unlock()
+		return
+	}
+	x.mu.Unlock()
+
+	program := x.program(e.Executable)
+	res := Result{Command: e.Command, Program: program, Verb: verbDelete, Keys: keysOf(e.Key), ExitCode: -1}
+	defer func() {
+		x.mu.Lock()
+		if x.entries[e.Key] == e {
+			delete(x.entries, e.Key)
+		}
+		x.mu.Unlock()
+		if err := x.store.deleteTimer(e.Key); err != nil {
+			x.log.Error("cannot remove timer", "key", e.Key, "err", err)
+		}
+		x.report(res)
+	}()
+	x.log.Debug("running delete", "key", e.Key, "timeout", e.Timeout)
+	path, err := x.checkExecutable(e.Executable)
+	if err != nil {
+		res.Status, res.Note = StatusNotFound, err.Error()
+		x.arlog("%s: delete not run: %v", program, err)
+		return
+	}
+	p, err := startProc(x.runCtx, path, program, x.opts.Dir, false)
+	if err != nil {
+		res.Status, res.Note = StatusError, fmt.Sprintf("could not start: %v", err)
+		x.arlog("%s: delete could not start: %v", program, err)
+		return
+	}
+	res.Started = p.started
+	if err := p.write(e.Delete); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+		res.Note = fmt.Sprintf("could not write the message: %v", err)
+	}
+	p.closeStdin()
+	killed := p.wait(x.opts.RunTimeout)
+	res.Duration = time.Since(p.started)
+	res.Stderr = p.stderr.String()
+	res.ExitCode = p.exitCode()
+	switch {
+	case killed:
+		res.Status = StatusKilled
+		res.Note = fmt.Sprintf("delete still running after %s; killed with its process group", x.opts.RunTimeout)
+		x.arlog("%s: delete killed with its process group: still running after %s", program, x.opts.RunTimeout)
+	case res.ExitCode == 0:
+		res.Status = StatusOK
+	default:
+		res.Status = StatusFailed
+		x.arlog("%s: delete exited with status %d", program, res.ExitCode)
+	}
+}
+
+// keyLocks serialises work on one key while letting different keys run
+// concurrently.
+type keyLocks struct {
+	mu    sync.Mutex
+	locks map[string]*keyLock
+}
+
+type keyLock struct {
+	ch   chan struct{}
+	refs int
+}
+
+func (k *keyLocks) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = make(map[string]*keyLock)
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyLock{ch: make(chan struct{}, 1)}
+		k.locks[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	l.ch <- struct{}{}
+	return func() {
+		<-l.ch
+		k.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
+}

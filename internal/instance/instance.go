@@ -1,0 +1,330 @@
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/riposte/riposte/internal/alert"
+	"github.com/riposte/riposte/internal/api"
+	"github.com/riposte/riposte/internal/arlog"
+	"github.com/riposte/riposte/internal/config"
+	"github.com/riposte/riposte/internal/execd"
+	"github.com/riposte/riposte/internal/respond"
+)
+
+// LocalAgent is the agent id of the host an all-in-one instance runs on.
+const LocalAgent = alert.ManagerID
+
+// Layout names the files of a data directory.
+type Layout struct{ Dir string }
+
+// BinDir is where the response executables live.
+func (l Layout) BinDir() string { return filepath.Join(l.Dir, execd.BinDir) }
+
+// ARLog is active-responses.log.
+func (l Layout) ARLog() string { return filepath.Join(l.Dir, "logs", "active-responses.log") }
+
+// Socket is the control socket.
+func (l Layout) Socket() string { return filepath.Join(l.Dir, "riposte.sock") }
+
+// StateDir holds durable state.
+func (l Layout) StateDir() string { return filepath.Join(l.Dir, "state") }
+
+// Options configure an Instance.
+type Options struct {
+	// Dir is the data directory.
+	Dir string
+	// Logger receives the structured log.
+	Logger *slog.Logger
+	// DryRun forces dry-run mode whatever the configuration says.
+	DryRun bool
+}
+
+// maxRuns is how many results are kept for GET /v1/runs.
+const maxRuns = 1000
+
+// Instance is a running all-in-one Riposte.
+type Instance struct {
+	cfg    *config.Config
+	layout Layout
+	log    *slog.Logger
+	engine *respond.Engine
+	exec   *execd.Execd
+	arlog  *arlog.Logger
+
+	accepted, malformed, decisions, runs, runsFailed atomic.Uint64
+
+	mu      sync.Mutex
+	results []execd.Result
+}
+
+// New prepares an instance: directories, logs, state and the engine.
+func New(cfg *config.Config, opts Options) (*Instance, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	l := Layout{Dir: opts.Dir}
+	for _, d := range []string{l.Dir, l.BinDir(), filepath.Dir(l.ARLog()), l.StateDir()} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+	}
+	engine, err := respond.New(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	if opts.DryRun {
+		engine.SetDryRun(true)
+	}
+	al, err := arlog.Open(l.ARLog())
+	if err != nil {
+		return nil, err
+	}
+	in := &Instance{cfg: cfg, layout: l, log: log, engine: engine, arlog: al}
+	x, err := execd.Open(execd.Options{
+		Dir:              l.Dir,
+		StatePath:        filepath.Join(l.StateDir(), "execd.db"),
+		NodeName:         cfg.NodeName,
+		HandshakeTimeout: cfg.Riposte.HandshakeTimeout,
+		RunTimeout:       cfg.Riposte.RunTimeout,
+		Logger:           log,
+		ARLog:            al,
+		OnResult:         in.onResult,
+	})
+	if err != nil {
+		al.Close()
+		return nil, err
+	}
+	in.exec = x
+	return in, nil
+}
+
+// Layout returns the instance's data directory layout.
+func (in *Instance) Layout() Layout { return in.layout }
+
+// Run serves until ctx ends, then stops cleanly: pending deletes stay
+// pending and are re-armed by the next start.
+func (in *Instance) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 8)
+	goRun := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+
+	execDone := make(chan error, 1)
+	go func() { execDone <- in.exec.Run(ctx) }()
+
+	h := api.Handler(in, in.log)
+	sock := in.layout.Socket()
+	_ = os.Remove(sock)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		cancel()
+		<-execDone
+		return fmt.Errorf("control socket: %w", err)
+	}
+	_ = os.Chmod(sock, 0o600)
+	goRun("control socket", func(ctx context.Context) error { return serve(ctx, ln, h) })
+	if addr := in.cfg.Riposte.HTTPListen; addr != "" {
+		tl, err := net.Listen("tcp", addr)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			<-execDone
+			return fmt.Errorf("http listener %s: %w", addr, err)
+		}
+		in.log.Info("accepting alerts over HTTP", "addr", tl.Addr().String())
+		goRun("http", func(ctx context.Context) error { return serve(ctx, tl, h) })
+	}
+	for _, path := range in.cfg.Riposte.AlertsJSON {
+		goRun("alerts.json "+path, func(ctx context.Context) error { return in.followAlerts(ctx, path) })
+	}
+	if hosts := in.engine.Allowlist().Hosts(); len(hosts) > 0 {
+		goRun("white list resolver", func(ctx context.Context) error { return in.resolveLoop(ctx, hosts) })
+	}
+	in.log.Info("riposte running", "data_dir", in.layout.Dir, "socket", sock,
+		"responses", len(in.cfg.Responses), "active_responses_log", in.layout.ARLog())
+
+	<-ctx.Done()
+	wg.Wait()
+	execErr := <-execDone
+	in.arlog.Close()
+	select {
+	case err := <-errc:
+		return err
+	default:
+	}
+	return execErr
+}
+
+func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// resolveLoop resolves white-listed host names now and every
+// ResolveInterval.
+func (in *Instance) resolveLoop(ctx context.Context, hosts []string) error {
+	var r net.Resolver
+	t := time.NewTicker(in.cfg.Riposte.ResolveInterval)
+	defer t.Stop()
+	for {
+		for _, h := range hosts {
+			lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			addrs, err := r.LookupNetIP(lctx, "ip", h)
+			cancel()
+			if err != nil {
+				in.log.Warn("cannot resolve white-listed host; keeping its previous addresses", "host", h, "err", err)
+				continue
+			}
+			in.engine.Allowlist().SetResolved(h, addrs)
+			in.log.Debug("white-listed host resolved", "host", h, "addrs", fmt.Sprint(addrs))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Ingest decides and runs the responses for alerts. It implements
+// api.Backend.
+func (in *Instance) Ingest(_ context.Context, alerts []*alert.Alert, opts api.IngestOptions) []api.AlertReport {
+	now := time.Now()
+	reports := make([]api.AlertReport, 0, len(alerts))
+	for i, a := range alerts {
+		in.accepted.Add(1)
+		var ds []respond.Decision
+		var exps []respond.Explanation
+		if opts.Explain {
+			ds, exps = in.engine.Explain(a, now)
+		} else {
+			ds = in.engine.Decide(a, now)
+		}
+		rep := api.AlertReport{Item: i + 1, RuleID: a.RuleID, RuleLevel: a.RuleLevel, AgentID: a.AgentID, SrcIP: a.SrcIP, Explanations: exps, Decisions: []api.DecisionReport{}}
+		for j := range ds {
+			rep.Decisions = append(rep.Decisions, in.carryOut(&ds[j], opts.DryRun, now))
+		}
+		reports = append(reports, rep)
+	}
+	return reports
+}
+
+// carryOut hands a decision to the local executor, or says why not.
+func (in *Instance) carryOut(d *respond.Decision, dryRun bool, accepted time.Time) api.DecisionReport {
+	in.decisions.Add(1)
+	r := d.Response
+	rep := api.DecisionReport{ID: d.ID, Command: r.Command, Outcome: d.Outcome.String(), Reason: d.Reason, Targets: d.Targets}
+	if d.AllAgents {
+		rep.Targets = []string{"all"}
+	}
+	if d.Outcome == respond.Run && dryRun {
+		rep.Outcome, rep.Reason = respond.DryRun.String(), "dry-run requested: nothing is executed"
+	}
+	attrs := []any{"decision", d.ID, "rule", d.Alert.RuleID, "level", d.Alert.RuleLevel, "agent", d.Alert.AgentID,
+		"command", r.Command, "location", r.Location.String(), "response", fmt.Sprintf("%s:%d", r.File, r.Line),
+		"outcome", rep.Outcome, "reason", rep.Reason}
+	if d.SrcIP.IsValid() {
+		attrs = append(attrs, "srcip", d.SrcIP.String())
+	} else if d.Alert.SrcIP != "" {
+		attrs = append(attrs, "srcip_raw", d.Alert.SrcIP)
+	}
+	if rep.Outcome != respond.Run.String() {
+		lvl := slog.LevelInfo
+		if d.Outcome == respond.Rejected {
+			lvl = slog.LevelWarn
+		}
+		in.log.Log(context.Background(), lvl, "response not run", attrs...)
+		return rep
+	}
+	rep.Delivery = make(map[string]string)
+	local := d.AllAgents
+	for _, t := range d.Targets {
+		if t == LocalAgent {
+			local = true
+			continue
+		}
+		rep.Delivery[t] = "not deliverable: agent " + t + " is not connected to this instance (only agent 000, this host, is)"
+		in.log.Warn("response not deliverable", append(attrs, "target", t)...)
+	}
+	if local {
+		req := execd.FromDecision(d, in.cfg.RepeatedOffenders)
+		req.Accepted = accepted
+		if err := in.exec.Submit(req); err != nil {
+			rep.Delivery[LocalAgent] = "not run: " + err.Error()
+			in.log.Error("response not run", append(attrs, "err", err)...)
+		} else {
+			rep.Delivery[LocalAgent] = "submitted"
+			in.log.Info("response submitted", append(attrs, "target", LocalAgent)...)
+		}
+	}
+	return rep
+}
+
+func (in *Instance) onResult(r execd.Result) {
+	in.runs.Add(1)
+	if r.Status != execd.StatusOK && r.Status != execd.StatusAborted {
+		in.runsFailed.Add(1)
+	}
+	in.mu.Lock()
+	in.results = append(in.results, r)
+	if len(in.results) > maxRuns {
+		in.results = append(in.results[:0], in.results[len(in.results)-maxRuns:]...)
+	}
+	in.mu.Unlock()
+}
+
+// Rejected counts malformed alerts. It implements api.Backend.
+func (in *Instance) Rejected(n int) { in.malformed.Add(uint64(n)) }
+
+// Pending lists active stateful responses. It implements api.Backend.
+func (in *Instance) Pending() []execd.Pending { return in.exec.Pending() }
+
+// Runs lists recent results. It implements api.Backend.
+func (in *Instance) Runs() []execd.Result {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return append([]execd.Result(nil), in.results...)
+}
+
+// Stats returns the counters. It implements api.Backend.
+func (in *Instance) Stats() api.Stats {
+	return api.Stats{
+		AlertsAccepted:  in.accepted.Load(),
+		AlertsMalformed: in.malformed.Load(),
+		Decisions:       in.decisions.Load(),
+		Runs:            in.runs.Load(),
+		RunsFailed:      in.runsFailed.Load(),
+	}
+}
+
+var _ api.Backend = (*Instance)(nil)
