@@ -47,6 +47,8 @@ type Options struct {
 	Logger *slog.Logger
 	// DryRun forces dry-run mode whatever the configuration says.
 	DryRun bool
+	// OnResult, when set, is also called with every run's result.
+	OnResult func(execd.Result)
 }
 
 // maxRuns is how many results are kept for GET /v1/runs.
@@ -62,6 +64,8 @@ type Instance struct {
 	arlog  *arlog.Logger
 
 	accepted, malformed, decisions, runs, runsFailed atomic.Uint64
+
+	onResultHook func(execd.Result)
 
 	mu      sync.Mutex
 	results []execd.Result
@@ -90,7 +94,7 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Instance{cfg: cfg, layout: l, log: log, engine: engine, arlog: al}
+	in := &Instance{cfg: cfg, layout: l, log: log, engine: engine, arlog: al, onResultHook: opts.OnResult}
 	x, err := execd.Open(execd.Options{
 		Dir:              l.Dir,
 		StatePath:        filepath.Join(l.StateDir(), "execd.db"),
@@ -301,6 +305,9 @@ func (in *Instance) onResult(r execd.Result) {
 		in.results = append(in.results[:0], in.results[len(in.results)-maxRuns:]...)
 	}
 	in.mu.Unlock()
+	if in.onResultHook != nil {
+		in.onResultHook(r)
+	}
 }
 
 // Rejected counts malformed alerts. It implements api.Backend.

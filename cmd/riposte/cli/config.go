@@ -29,6 +29,22 @@ func newConfigCmd(s *streams) *cobra.Command {
 			return err
 		},
 	})
+	var files []string
+	show := &cobra.Command{
+		Use:   "show",
+		Short: "Print the effective configuration: the --config files, or the built-in one",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(s, files)
+			if err != nil {
+				return err
+			}
+			_, err = s.out.Write(cfg.Format())
+			return err
+		},
+	}
+	show.Flags().StringArrayVarP(&files, "config", "c", nil, "configuration file (repeatable)")
+	c.AddCommand(show)
 	c.AddCommand(&cobra.Command{
 		Use:   "default",
 		Short: "Print the built-in configuration riposte run uses without --config",

@@ -1,0 +1,136 @@
+package alert
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name  string
+		doc   string
+		err   string // substring; empty means success
+		check func(t *testing.T, a *Alert)
+	}{
+		{
+			name: "wazuh alert",
+			doc: `{"timestamp":"2026-11-27T10:00:00.000+0000","rule":{"level":10,"description":"x","id":"5712","groups":["syslog","sshd"]},
+			       "agent":{"id":"7","name":"web"},"id":"1764237600.1","data":{"srcip":"203.0.113.7","dstuser":"bob"}}`,
+			check: func(t *testing.T, a *Alert) {
+				if a.RuleID != "5712" || a.RuleLevel != 10 || a.AgentID != "007" || a.AgentName != "web" ||
+					a.SrcIP != "203.0.113.7" || a.SrcIPField != "data.srcip" || a.DstUser != "bob" || a.ID != "1764237600.1" {
+					t.Errorf("%+v", a)
+				}
+				if a.GroupString() != "syslog,sshd," {
+					t.Errorf("groups %q", a.GroupString())
+				}
+				if strings.ContainsAny(string(a.Raw), "\n\t") {
+					t.Errorf("raw not compact: %s", a.Raw)
+				}
+			},
+		},
+		{
+			name: "numeric rule id, no agent is the manager",
+			doc:  `{"rule":{"id":100,"level":"3"}}`,
+			check: func(t *testing.T, a *Alert) {
+				if a.RuleID != "100" || a.RuleLevel != 3 || a.AgentID != "000" {
+					t.Errorf("%+v", a)
+				}
+			},
+		},
+		{
+			name: "windows address first",
+			doc:  `{"rule":{"id":"60122","level":5},"data":{"srcip":"1.1.1.1","win":{"eventdata":{"ipAddress":"192.0.2.9"}}}}`,
+			check: func(t *testing.T, a *Alert) {
+				if a.SrcIP != "192.0.2.9" || a.SrcIPField != "data.win.eventdata.ipAddress" {
+					t.Errorf("%+v", a)
+				}
+			},
+		},
+		{
+			name: "5.x shape",
+			doc:  `{"rule":{"id":"1","level":5},"source":{"ip":"2001:db8::1"},"user":{"name":"eve"}}`,
+			check: func(t *testing.T, a *Alert) {
+				if a.SrcIP != "2001:db8::1" || a.DstUser != "eve" {
+					t.Errorf("%+v", a)
+				}
+			},
+		},
+		{
+			name: "no_ar option list",
+			doc:  `{"rule":{"id":"1","level":5,"options":["no_log","no_ar"]}}`,
+			check: func(t *testing.T, a *Alert) {
+				if !a.NoAR {
+					t.Error("no_ar not seen")
+				}
+			},
+		},
+		{name: "no rule", doc: `{"agent":{"id":"001"}}`, err: "rule: missing"},
+		{name: "no level", doc: `{"rule":{"id":"1"}}`, err: "rule.level: missing"},
+		{name: "bad level", doc: `{"rule":{"id":"1","level":99}}`, err: "rule.level"},
+		{name: "bad id", doc: `{"rule":{"id":"1; rm","level":3}}`, err: "rule.id"},
+		{name: "bad agent", doc: `{"rule":{"id":"1","level":3},"agent":{"id":"../x"}}`, err: "agent.id"},
+		{name: "srcip not a string", doc: `{"rule":{"id":"1","level":3},"data":{"srcip":[1]}}`, err: "data.srcip: must be a string"},
+		{name: "not an object", doc: `[1]`, err: "not a JSON object"},
+		{name: "trailing garbage", doc: `{"rule":{"id":"1","level":3}} x`, err: "after the document"},
+		{name: "broken", doc: `{"rule":`, err: "invalid alert JSON"},
+		{name: "too large", doc: `{"rule":{"id":"1","level":3},"full_log":"` + strings.Repeat("a", MaxSize) + `"}`, err: "too large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := Parse([]byte(tt.doc))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, a)
+		})
+	}
+}
+
+func TestParseBatch(t *testing.T) {
+	good := `{"rule":{"id":"1","level":3}}`
+	pretty := "{\n  \"rule\": {\n    \"id\": \"2\",\n    \"level\": 4\n  }\n}\n"
+	as, errs := ParseBatch([]byte(good + "\n" + good + "\n\n" + good + "\n"))
+	if len(as) != 3 || len(errs) != 0 {
+		t.Fatalf("json lines: %d alerts, %v", len(as), errs)
+	}
+	as, errs = ParseBatch([]byte(pretty))
+	if len(as) != 1 || len(errs) != 0 || as[0].RuleID != "2" {
+		t.Fatalf("pretty: %d alerts, %v", len(as), errs)
+	}
+	as, errs = ParseBatch([]byte(good + "\n{bad\n" + good + "\n" + `{"rule":{"id":"1"}}` + "\n"))
+	if len(as) != 2 || len(errs) != 2 {
+		t.Fatalf("mixed: %d alerts, %d errs", len(as), len(errs))
+	}
+	if errs[0].Line != 2 || errs[1].Line != 4 {
+		t.Errorf("lines %d %d", errs[0].Line, errs[1].Line)
+	}
+	var fe *FieldError
+	if !errors.As(errs[1], &fe) || fe.Field != "rule.level" {
+		t.Errorf("second error %v", errs[1])
+	}
+	_, errs = ParseBatch([]byte(good + "\n" + `{"rule":{"id":"x","level":1}}`))
+	if len(errs) != 1 || errs[0].Line != 2 {
+		t.Fatalf("valid JSON, bad field: %v", errs)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"rule":{"id":"5712","level":10,"groups":["a"]},"data":{"srcip":"1.2.3.4"}}`))
+	f.Add([]byte(`{"rule":{"id":1,"level":"3"},"agent":{"id":"1"},"source":{"ip":"::1"}}`))
+	f.Add([]byte(`{"rule":{"id":"1","level":3,"options":"no_ar"}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := Parse(b)
+		if err == nil && (a.RuleID == "" || a.RuleLevel < 0 || a.RuleLevel > 20 || len(a.AgentID) < 3) {
+			t.Fatalf("accepted inconsistent alert %+v", a)
+		}
+		ParseBatch(b)
+	})
+}
