@@ -124,6 +124,23 @@ const defaultXML = `<!--
 
     <!-- yes: decide and log, but run nothing. -->
     <dry_run>no</dry_run>
+
+    <!--
+      Built-in actions. firewall-drop blocks with nftables sets (kernel-side
+      timeouts, one element per address) where nftables works; auto picks
+      nftables, then ipset, then iptables.
+    -->
+    <firewall_backend>auto</firewall_backend>
+    <!-- yes: also block traffic to the address, not only from it. -->
+    <block_output>no</block_output>
+    <!-- Widen blocked IPv6 addresses to this prefix (64), or 0 to keep them. -->
+    <ipv6_prefix>0</ipv6_prefix>
+    <!-- yes: firewalld-drop also writes the permanent configuration. -->
+    <firewalld_permanent>no</firewalld_permanent>
+    <!-- yes: disable-account also ends the user's sessions. -->
+    <kill_sessions>no</kill_sessions>
+    <!-- yes: wazuh-slack also posts when a response is undone. -->
+    <slack_on_delete>no</slack_on_delete>
   </riposte>
 </ossec_config>
 `

@@ -105,6 +105,20 @@ func (c *Config) Format() []byte {
 		w.elem(2, "white_list_resolve_interval", formatDuration(rc.ResolveInterval))
 	}
 	w.elem(2, "dry_run", yesNoText(rc.DryRun))
+	as := rc.Actions
+	backend := as.FirewallBackend
+	if backend == "" {
+		backend = "auto"
+	}
+	w.elem(2, "firewall_backend", backend)
+	w.elem(2, "block_output", yesNoText(as.BlockOutput))
+	if as.IngressDevice != "" {
+		w.elem(2, "ingress_device", as.IngressDevice)
+	}
+	w.elem(2, "ipv6_prefix", strconv.Itoa(as.IPv6Prefix))
+	w.elem(2, "firewalld_permanent", yesNoText(as.FirewalldPermanent))
+	w.elem(2, "kill_sessions", yesNoText(as.KillSessions))
+	w.elem(2, "slack_on_delete", yesNoText(as.SlackOnDelete))
 	w.close(1, "riposte")
 	w.close(0, "ossec_config")
 	return w.buf.Bytes()

@@ -166,6 +166,12 @@ func TestFormatText(t *testing.T) {
     <white_list_scope>ip</white_list_scope>
     <white_list_resolve_interval>5m</white_list_resolve_interval>
     <dry_run>no</dry_run>
+    <firewall_backend>auto</firewall_backend>
+    <block_output>no</block_output>
+    <ipv6_prefix>0</ipv6_prefix>
+    <firewalld_permanent>no</firewalld_permanent>
+    <kill_sessions>no</kill_sessions>
+    <slack_on_delete>no</slack_on_delete>
   </riposte>
 </ossec_config>
 `

@@ -735,6 +735,7 @@ func (l *loader) readCluster(el *node) {
 func (l *loader) readRiposte(el *node) {
 	l.noText(el)
 	var listen, handshake, run, dedupe, resolve, scope, dryRun *node
+	var backend, output, ingress, v6prefix, permanent, kill, slackDel *node
 	for _, c := range el.children {
 		switch c.name {
 		case "alerts_json":
@@ -759,6 +760,20 @@ func (l *loader) readRiposte(el *node) {
 			l.once(&scope, c, el.name)
 		case "dry_run":
 			l.once(&dryRun, c, el.name)
+		case "firewall_backend":
+			l.once(&backend, c, el.name)
+		case "block_output":
+			l.once(&output, c, el.name)
+		case "ingress_device":
+			l.once(&ingress, c, el.name)
+		case "ipv6_prefix":
+			l.once(&v6prefix, c, el.name)
+		case "firewalld_permanent":
+			l.once(&permanent, c, el.name)
+		case "kill_sessions":
+			l.once(&kill, c, el.name)
+		case "slack_on_delete":
+			l.once(&slackDel, c, el.name)
 		default:
 			l.errorf(c.line, "unknown element <%s> in <riposte>", c.name)
 		}
@@ -786,13 +801,51 @@ func (l *loader) readRiposte(el *node) {
 			l.errorf(scope.line, "white_list_scope must be ip or all, not %q", scope.text)
 		}
 	}
-	if dryRun != nil {
-		v, ok := yesNo(l.leaf(dryRun))
-		if !ok {
-			l.errorf(dryRun.line, "dry_run must be yes or no, not %q", dryRun.text)
+	l.yesNoSetting(dryRun, "dry_run", &rc.DryRun)
+	as := &rc.Actions
+	if backend != nil {
+		switch v := l.leaf(backend); v {
+		case "auto":
+			as.FirewallBackend = ""
+		case "nftables", "ipset", "iptables":
+			as.FirewallBackend = v
+		default:
+			l.errorf(backend.line, "firewall_backend must be auto, nftables, ipset or iptables, not %q", backend.text)
 		}
-		rc.DryRun = v
 	}
+	l.yesNoSetting(output, "block_output", &as.BlockOutput)
+	if ingress != nil {
+		v := l.leaf(ingress)
+		if v == "" || len(v) > 15 || strings.ContainsAny(v, "/ \t") {
+			l.errorf(ingress.line, "ingress_device %q is not a network interface name", ingress.text)
+		} else {
+			as.IngressDevice = v
+		}
+	}
+	if v6prefix != nil {
+		n, err := strconv.Atoi(l.leaf(v6prefix))
+		if err != nil || n < 0 || n > 128 {
+			l.errorf(v6prefix.line, "ipv6_prefix must be a prefix length from 0 to 128, not %q", v6prefix.text)
+		} else {
+			as.IPv6Prefix = n
+		}
+	}
+	l.yesNoSetting(permanent, "firewalld_permanent", &as.FirewalldPermanent)
+	l.yesNoSetting(kill, "kill_sessions", &as.KillSessions)
+	l.yesNoSetting(slackDel, "slack_on_delete", &as.SlackOnDelete)
+}
+
+// yesNoSetting reads a yes/no element, if present, into *dst.
+func (l *loader) yesNoSetting(n *node, name string, dst *bool) {
+	if n == nil {
+		return
+	}
+	v, ok := yesNo(l.leaf(n))
+	if !ok {
+		l.errorf(n.line, "%s must be yes or no, not %q", name, n.text)
+		return
+	}
+	*dst = v
 }
 
 // duration reads the duration element n, if present, into *dst.

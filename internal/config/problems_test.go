@@ -505,3 +505,31 @@ func TestParseProblems(t *testing.T) {
 		})
 	}
 }
+
+func TestActionSettings(t *testing.T) {
+	cfg, _, err := Parse("a.conf", []byte(`<ossec_config><riposte>
+  <firewall_backend>ipset</firewall_backend><block_output>yes</block_output>
+  <ingress_device>eth0</ingress_device><ipv6_prefix>64</ipv6_prefix>
+  <firewalld_permanent>yes</firewalld_permanent><kill_sessions>yes</kill_sessions><slack_on_delete>yes</slack_on_delete>
+</riposte></ossec_config>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ActionSettings{FirewallBackend: "ipset", BlockOutput: true, IngressDevice: "eth0", IPv6Prefix: 64,
+		FirewalldPermanent: true, KillSessions: true, SlackOnDelete: true}
+	if cfg.Riposte.Actions != want {
+		t.Fatalf("got %+v", cfg.Riposte.Actions)
+	}
+	again, _, err := Parse("b.conf", cfg.Format())
+	if err != nil || again.Riposte.Actions != want {
+		t.Fatalf("round trip: %+v %v", again.Riposte.Actions, err)
+	}
+	for _, bad := range []string{
+		"<firewall_backend>pf</firewall_backend>", "<block_output>maybe</block_output>",
+		"<ipv6_prefix>129</ipv6_prefix>", "<ingress_device>a b</ingress_device>",
+	} {
+		if _, _, err := Parse("c.conf", []byte("<ossec_config><riposte>"+bad+"</riposte></ossec_config>")); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}

@@ -186,4 +186,32 @@ type Riposte struct {
 	ResolveInterval time.Duration
 	// DryRun decides but runs nothing (<dry_run>yes</dry_run>, default no).
 	DryRun bool
+	// Actions tune the built-in actions.
+	Actions ActionSettings
+}
+
+// ActionSettings tune the built-in actions (firewall-drop, host-deny, ...),
+// from elements of the <riposte> section.
+type ActionSettings struct {
+	// FirewallBackend is firewall-drop's backend (<firewall_backend>):
+	// nftables, ipset, iptables, or "" (auto: nftables where it works).
+	FirewallBackend string
+	// BlockOutput also blocks traffic to blocked addresses (<block_output>,
+	// default no).
+	BlockOutput bool
+	// IngressDevice, when set, also drops at netdev ingress on this device
+	// (<ingress_device>).
+	IngressDevice string
+	// IPv6Prefix widens blocked IPv6 addresses to this prefix length
+	// (<ipv6_prefix>, 0 keeps them as given; 64 blocks the /64).
+	IPv6Prefix int
+	// FirewalldPermanent makes firewalld-drop rules permanent too
+	// (<firewalld_permanent>, default no).
+	FirewalldPermanent bool
+	// KillSessions makes disable-account end the user's sessions
+	// (<kill_sessions>, default no).
+	KillSessions bool
+	// SlackOnDelete makes wazuh-slack post when a response is undone
+	// (<slack_on_delete>, default no).
+	SlackOnDelete bool
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riposte/riposte/internal/action"
 	"github.com/riposte/riposte/internal/arlog"
 	"github.com/riposte/riposte/internal/respond"
 )
@@ -90,6 +91,7 @@ type Result struct {
 	Timeout    time.Duration `json:"timeout_ns,omitempty"` // effective timeout of a stateful add
 	Started    time.Time     `json:"started"`
 	StartDelay time.Duration `json:"start_delay_ns,omitempty"` // from Accepted to the script started
+	Builtin    bool          `json:"builtin,omitempty"`        // ran in-process as a built-in action
 }
 
 // Pending is an active stateful response waiting for its delete.
@@ -127,6 +129,15 @@ type Options struct {
 	ARLog *arlog.Logger
 	// OnResult, when set, is called with every run's result.
 	OnResult func(Result)
+	// Actions tune the built-in actions that run in-process.
+	Actions action.Options
+	// NoBuiltins runs every executable as an external program, even the
+	// names of built-in actions.
+	NoBuiltins bool
+	// ReconcileInterval is how often active blocks of built-in actions are
+	// checked and re-applied when found missing (a firewall flush or
+	// reload). Default 5s.
+	ReconcileInterval time.Duration
 }
 
 // entry is one pending delete.
@@ -197,6 +208,9 @@ func Open(opts Options) (*Execd, error) {
 	if opts.MaxRunning <= 0 {
 		opts.MaxRunning = 64
 	}
+	if opts.ReconcileInterval <= 0 {
+		opts.ReconcileInterval = 5 * time.Second
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -235,6 +249,8 @@ func Open(opts Options) (*Execd, error) {
 func (x *Execd) Run(ctx context.Context) error {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
+	rt := time.NewTicker(x.opts.ReconcileInterval)
+	defer rt.Stop()
 	for {
 		x.mu.Lock()
 		var next time.Duration = time.Hour
@@ -253,6 +269,10 @@ func (x *Execd) Run(ctx context.Context) error {
 			return x.shutdown()
 		case <-x.wake:
 		case <-t.C:
+		case <-rt.C:
+			x.mu.Lock()
+			x.spawn(x.reconcile)
+			x.mu.Unlock()
 		}
 		if !t.Stop() {
 			select {
@@ -378,21 +398,16 @@ func (x *Execd) runAdd(req Request) {
 
 	program := x.program(req.Executable)
 	res := Result{RequestID: req.ID, Command: req.Command, Program: program, Verb: verbAdd, ExitCode: -1}
-	path, err := x.checkExecutable(req.Executable)
+	msg := buildMessage(x.opts.NodeName, verbAdd, req.ExtraArgs, req.Alert, program)
+	env := x.actionEnv(req.Executable, req.Timeout)
+	p, status, err := x.launch(req.Executable, env, true)
 	if err != nil {
-		res.Status, res.Note = StatusNotFound, err.Error()
+		res.Status, res.Note = status, err.Error()
 		x.arlog("%s: not run: %v (request %s)", program, err, req.ID)
 		x.report(res)
 		return
 	}
-	msg := buildMessage(x.opts.NodeName, verbAdd, req.ExtraArgs, req.Alert, program)
-	p, err := startProc(x.runCtx, path, program, x.opts.Dir, true)
-	if err != nil {
-		res.Status, res.Note = StatusError, fmt.Sprintf("could not start: %v", err)
-		x.arlog("%s: could not start: %v (request %s)", program, err, req.ID)
-		x.report(res)
-		return
-	}
+	res.Builtin = env != nil
 	res.Started = p.started
 	if !req.Accepted.IsZero() {
 		res.StartDelay = p.started.Sub(req.Accepted)
@@ -425,7 +440,7 @@ func (x *Execd) runAdd(req Request) {
 		res.Status = StatusKilled
 		res.Note = fmt.Sprintf("no check_keys line and no exit within %s; killed with its process group", x.opts.HandshakeTimeout)
 		x.arlog("%s: killed with its process group (pid %d): no check_keys line and no exit within %s (request %s)",
-			program, p.cmd.Process.Pid, x.opts.HandshakeTimeout, req.ID)
+			program, p.pid, x.opts.HandshakeTimeout, req.ID)
 		finish()
 		return
 	case err != nil:
@@ -452,10 +467,14 @@ func (x *Execd) runAdd(req Request) {
 	res.Keys = keys
 	key := rkey(req.Executable, keys)
 	verb := verbContinue
+	extended := false
 	if req.Timeout > 0 {
 		unlock := x.keys.lock(key)
 		defer unlock()
-		verb, res.Timeout = x.arm(req, key, msg, &res)
+		verb, res.Timeout, extended = x.arm(req, key, msg, &res)
+		if env != nil {
+			env.Timeout = res.Timeout // read by the action after our reply
+		}
 	}
 	if err := p.write(withVerb(msg, verb)); err != nil {
 		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" could not write %s: %v", verb, err))
@@ -470,13 +489,20 @@ func (x *Execd) runAdd(req Request) {
 		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" still running after %s; killed with its process group", x.opts.RunTimeout))
 		x.arlog("%s: killed with its process group: still running after %s (request %s)", program, x.opts.RunTimeout, req.ID)
 	}
+	if extended && env != nil {
+		// The block is already in place; give it its new lifetime (a kernel
+		// element timeout, for instance) without a second handshake.
+		if err := x.refresh(req.Executable, msg, res.Timeout); err != nil {
+			res.Note = strings.TrimSpace(res.Note + " refreshing the active block failed: " + err.Error())
+		}
+	}
 	finish()
 }
 
 // arm records or extends the timer for key and returns the verb for the
 // script (continue for a new block, abort for one already active) and the
 // effective timeout. Callers hold the key lock.
-func (x *Execd) arm(req Request, key string, msg []byte, res *Result) (string, time.Duration) {
+func (x *Execd) arm(req Request, key string, msg []byte, res *Result) (verb string, timeout time.Duration, extended bool) {
 	timeout, count, err := x.store.offense(key, req.Timeout, req.Ladder)
 	if err != nil {
 		x.log.Error("repeated offenders: cannot update count", "key", key, "err", err)
@@ -501,10 +527,10 @@ func (x *Execd) arm(req Request, key string, msg []byte, res *Result) (string, t
 			x.persist(&e.timerRecord)
 			x.poke()
 			res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" already active; extended to %s", timeout))
-		} else {
-			res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" already active until %s; kept", e.Deadline.Format(time.RFC3339)))
+			return verbAbort, timeout, true
 		}
-		return verbAbort, timeout
+		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" already active until %s; kept", e.Deadline.Format(time.RFC3339)))
+		return verbAbort, timeout, false
 	}
 	e := &entry{
 		timerRecord: timerRecord{
@@ -518,7 +544,7 @@ func (x *Execd) arm(req Request, key string, msg []byte, res *Result) (string, t
 	heap.Push(&x.queue, e)
 	x.persist(&e.timerRecord)
 	x.poke()
-	return verbContinue, timeout
+	return verbContinue, timeout, false
 }
 
 func (x *Execd) persist(r *timerRecord) {
@@ -562,18 +588,14 @@ func (x *Execd) runDelete(e *entry) {
 		x.report(res)
 	}()
 	x.log.Debug("running delete", "key", e.Key, "timeout", e.Timeout)
-	path, err := x.checkExecutable(e.Executable)
+	env := x.actionEnv(e.Executable, 0)
+	p, status, err := x.launch(e.Executable, env, false)
 	if err != nil {
-		res.Status, res.Note = StatusNotFound, err.Error()
+		res.Status, res.Note = status, err.Error()
 		x.arlog("%s: delete not run: %v", program, err)
 		return
 	}
-	p, err := startProc(x.runCtx, path, program, x.opts.Dir, false)
-	if err != nil {
-		res.Status, res.Note = StatusError, fmt.Sprintf("could not start: %v", err)
-		x.arlog("%s: delete could not start: %v", program, err)
-		return
-	}
+	res.Builtin = env != nil
 	res.Started = p.started
 	if err := p.write(e.Delete); err != nil && !errors.Is(err, io.ErrClosedPipe) {
 		res.Note = fmt.Sprintf("could not write the message: %v", err)

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"sync"
 	"time"
+
+	"github.com/riposte/riposte/internal/action"
 )
 
 // maxKeysLine is the longest check_keys line read from a script.
@@ -41,18 +43,20 @@ func (t *tail) String() string {
 	return string(t.buf)
 }
 
-// proc is one running script.
+// proc is one running response: an external script, or a built-in action
+// running in-process behind pipes. execd speaks the same protocol to both.
 type proc struct {
-	cmd     *exec.Cmd
-	stdin   *os.File // our write end; nil once closed
-	stdout  *os.File // our read end; nil when stdout is discarded
+	stdin   io.WriteCloser // nil once closed
+	stdout  io.Closer      // nil when closed or not wanted
 	reader  *bufio.Reader
 	stderr  *tail
 	started time.Time
 	done    chan struct{}
-	waitErr error
+	code    int    // exit status, valid after done; -1 if killed
+	pid     int    // 0 for in-process runs
+	killFn  func() // ends the run
 	killed  bool
-	ctx     context.Context // killed when it ends
+	ctx     context.Context // the run is killed when it ends
 }
 
 // startProc runs path with argv0 in dir, stdin a pipe, stdout a pipe when
@@ -63,7 +67,7 @@ func startProc(ctx context.Context, path, argv0, dir string, wantStdout bool) (*
 	if err != nil {
 		return nil, fmt.Errorf("stdin pipe: %w", err)
 	}
-	p := &proc{stdin: inW, stderr: &tail{max: stderrTail}, done: make(chan struct{}), ctx: ctx}
+	p := &proc{stdin: inW, stderr: &tail{max: stderrTail}, done: make(chan struct{}), ctx: ctx, code: -1}
 	cmd := &exec.Cmd{Path: path, Args: []string{argv0}, Dir: dir, Stdin: inR, Stderr: p.stderr}
 	cmd.WaitDelay = time.Second
 	setProcGroup(cmd)
@@ -80,7 +84,6 @@ func startProc(ctx context.Context, path, argv0, dir string, wantStdout bool) (*
 		p.stdout = outR
 		p.reader = bufio.NewReaderSize(outR, 4096)
 	}
-	p.cmd = cmd
 	err = cmd.Start()
 	inR.Close()
 	if outW != nil {
@@ -94,11 +97,51 @@ func startProc(ctx context.Context, path, argv0, dir string, wantStdout bool) (*
 		return nil, err
 	}
 	p.started = time.Now()
+	p.pid = cmd.Process.Pid
+	p.killFn = func() { killGroup(cmd) }
 	go func() {
-		p.waitErr = cmd.Wait()
+		_ = cmd.Wait()
+		if cmd.ProcessState != nil {
+			p.code = cmd.ProcessState.ExitCode()
+		}
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// errKilled ends the pipes of a killed in-process run.
+var errKilled = errors.New("killed")
+
+// startInproc runs the built-in action name in a goroutine, behind pipes, as
+// if it were a script.
+func startInproc(ctx context.Context, name string, env *action.Env, wantStdout bool) *proc {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	rctx, cancel := context.WithCancel(ctx)
+	p := &proc{stdin: inW, stderr: &tail{max: stderrTail}, done: make(chan struct{}), ctx: ctx, code: -1}
+	var out io.Writer = outW
+	if wantStdout {
+		p.stdout = outR
+		p.reader = bufio.NewReaderSize(outR, 4096)
+	} else {
+		out = io.Discard
+		outR.Close()
+	}
+	p.killFn = func() {
+		cancel()
+		inR.CloseWithError(errKilled)
+		outW.CloseWithError(errKilled)
+	}
+	p.started = time.Now()
+	go func() {
+		defer cancel()
+		code := action.Run(rctx, name, env, inR, out)
+		outW.Close()
+		inR.Close()
+		p.code = code
+		close(p.done)
+	}()
+	return p
 }
 
 // write sends one line to the script's stdin.
@@ -135,10 +178,11 @@ func (p *proc) readLine(d time.Duration) ([]byte, error) {
 		err  error
 	}
 	ch := make(chan res, 1)
+	reader := p.reader
 	go func() {
 		var line []byte
 		for {
-			frag, err := p.reader.ReadSlice('\n')
+			frag, err := reader.ReadSlice('\n')
 			line = append(line, frag...)
 			if err == bufio.ErrBufferFull {
 				if len(line) > maxKeysLine {
@@ -192,19 +236,15 @@ func (p *proc) wait(d time.Duration) bool {
 	return true
 }
 
-// kill ends the script's whole process group.
+// kill ends the run: the script's whole process group, or the in-process
+// action's context and pipes.
 func (p *proc) kill() {
 	p.killed = true
-	killGroup(p.cmd)
+	p.killFn()
 	p.closeStdin()
 	p.closeStdout()
 }
 
-// exitCode is the script's exit status, or -1 if it was killed or did not
-// exit normally.
-func (p *proc) exitCode() int {
-	if p.cmd.ProcessState == nil {
-		return -1
-	}
-	return p.cmd.ProcessState.ExitCode()
-}
+// exitCode is the exit status, or -1 if the run was killed or did not end
+// normally. Valid once done is closed.
+func (p *proc) exitCode() int { return p.code }

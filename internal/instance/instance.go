@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/riposte/riposte/internal/action"
 	"github.com/riposte/riposte/internal/alert"
 	"github.com/riposte/riposte/internal/api"
 	"github.com/riposte/riposte/internal/arlog"
@@ -83,6 +84,14 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
 	}
+	if exe, err := os.Executable(); err == nil {
+		// The bin directory gets a link per built-in action, pointing at
+		// this binary, so they exist there under their Wazuh names. The
+		// operator's own files of the same names are left alone and win.
+		if err := action.Install(l.BinDir(), exe); err != nil {
+			log.Warn("cannot install the built-in actions in the bin directory", "dir", l.BinDir(), "err", err)
+		}
+	}
 	engine, err := respond.New(cfg, nil)
 	if err != nil {
 		return nil, err
@@ -104,6 +113,7 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 		Logger:           log,
 		ARLog:            al,
 		OnResult:         in.onResult,
+		Actions:          actionOptions(cfg.Riposte.Actions),
 	})
 	if err != nil {
 		al.Close()
@@ -335,3 +345,16 @@ func (in *Instance) Stats() api.Stats {
 }
 
 var _ api.Backend = (*Instance)(nil)
+
+// actionOptions maps the configuration's action settings.
+func actionOptions(s config.ActionSettings) action.Options {
+	return action.Options{
+		Backend:            s.FirewallBackend,
+		Output:             s.BlockOutput,
+		Ingress:            s.IngressDevice,
+		IPv6Prefix:         s.IPv6Prefix,
+		FirewalldPermanent: s.FirewalldPermanent,
+		KillSessions:       s.KillSessions,
+		SlackOnDelete:      s.SlackOnDelete,
+	}
+}

@@ -1,0 +1,133 @@
+package execd
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/riposte/riposte/internal/action"
+)
+
+// actionEnv returns the environment for running executable in-process, or
+// nil when it runs as an external program: it is not a built-in name, or a
+// file of that name in the bin directory (other than a link installed for
+// the built-ins) overrides it.
+func (x *Execd) actionEnv(executable string, timeout time.Duration) *action.Env {
+	if x.opts.NoBuiltins {
+		return nil
+	}
+	if _, ok := action.Lookup(executable); !ok {
+		return nil
+	}
+	if !action.IsBuiltinLink(filepath.Join(x.opts.Dir, BinDir, executable)) {
+		return nil
+	}
+	return &action.Env{
+		Program: x.program(executable),
+		Log:     x.opts.ARLog,
+		Options: x.opts.Actions,
+		Timeout: timeout,
+	}
+}
+
+// launch starts a run: in-process when env is set, else the external
+// program. On failure it returns the status to record.
+func (x *Execd) launch(executable string, env *action.Env, wantStdout bool) (*proc, Status, error) {
+	if env != nil {
+		return startInproc(x.runCtx, executable, env, wantStdout), "", nil
+	}
+	path, err := x.checkExecutable(executable)
+	if err != nil {
+		return nil, StatusNotFound, err
+	}
+	p, err := startProc(x.runCtx, path, x.program(executable), x.opts.Dir, wantStdout)
+	if err != nil {
+		return nil, StatusError, fmt.Errorf("could not start: %w", err)
+	}
+	return p, "", nil
+}
+
+// builtinAction returns the in-process action and the input of a stored
+// message, when executable runs as a built-in.
+func (x *Execd) builtinAction(executable string, msg []byte, timeout time.Duration) (action.Action, *action.Input, error) {
+	env := x.actionEnv(executable, timeout)
+	if env == nil {
+		return nil, nil, nil
+	}
+	f, _ := action.Lookup(executable)
+	in, err := action.ParseInput(msg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f(env), in, nil
+}
+
+// refresh applies a built-in action's add again, with a new lifetime, for a
+// block that is already active.
+func (x *Execd) refresh(executable string, msg []byte, timeout time.Duration) error {
+	act, in, err := x.builtinAction(executable, msg, timeout)
+	if err != nil || act == nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(x.runCtx, x.opts.RunTimeout)
+	defer cancel()
+	return act.Add(ctx, in)
+}
+
+// reconcile checks every active block of a built-in action that can verify
+// itself, and re-applies the ones that are gone (the firewall was flushed or
+// reloaded underneath).
+func (x *Execd) reconcile() {
+	x.mu.Lock()
+	entries := make([]*entry, 0, len(x.entries))
+	for _, e := range x.entries {
+		entries = append(entries, e)
+	}
+	x.mu.Unlock()
+	for _, e := range entries {
+		if x.runCtx.Err() != nil {
+			return
+		}
+		x.reconcileOne(e)
+	}
+}
+
+func (x *Execd) reconcileOne(e *entry) {
+	unlock := x.keys.lock(e.Key)
+	defer unlock()
+	x.mu.Lock()
+	live := x.entries[e.Key] == e
+	remaining := time.Until(e.due)
+	x.mu.Unlock()
+	if !live || remaining <= 0 {
+		return
+	}
+	act, in, err := x.builtinAction(e.Executable, e.Delete, remaining)
+	if err != nil || act == nil {
+		return
+	}
+	v, ok := act.(action.Verifier)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(x.runCtx, x.opts.RunTimeout)
+	defer cancel()
+	present, err := v.Present(ctx, in)
+	if err != nil {
+		x.log.Warn("cannot verify active block", "key", e.Key, "err", err)
+		return
+	}
+	if present {
+		return
+	}
+	err = act.Add(ctx, in)
+	program := x.program(e.Executable)
+	if err != nil {
+		x.log.Error("active block missing and could not be re-applied", "key", e.Key, "err", err)
+		x.arlog("%s: active block %v was missing and could not be re-applied: %v", program, keysOf(e.Key), err)
+		return
+	}
+	x.log.Warn("active block was missing (firewall flushed or reloaded?); re-applied", "key", e.Key, "remaining", remaining.Round(time.Second))
+	x.arlog("%s: active block %v was missing; re-applied for the remaining %s", program, keysOf(e.Key), remaining.Round(time.Second))
+}
