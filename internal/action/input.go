@@ -3,7 +3,6 @@ package action
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -217,5 +216,3 @@ func errMissing(in *Input, field4, field5 string) error {
 	}
 	return &InputError{fmt.Sprintf("Cannot read '%s' from data", f)}
 }
-
-var errAborted = errors.New("aborted")

@@ -58,6 +58,11 @@ func Run(ctx context.Context, name string, env *Env, stdin io.Reader, stdout io.
 		env.logf("Action %q is not available on this system", name)
 		return ExitInvalid
 	}
+	return run(ctx, act, env, stdin, stdout)
+}
+
+// run is Run for an action already built.
+func run(ctx context.Context, act Action, env *Env, stdin io.Reader, stdout io.Writer) int {
 	env.logf("Starting")
 	br := bufio.NewReaderSize(stdin, 4096)
 	line, err := readLine(br)
@@ -81,7 +86,7 @@ func Run(ctx context.Context, name string, env *Env, stdin io.Reader, stdout io.
 		return ExitInvalid
 	}
 	if in.Verb == Add && keys != nil {
-		cont, code := handshake(env, name, in, keys, br, stdout)
+		cont, code := handshake(env, in, keys, br, stdout)
 		if !cont {
 			return code
 		}
@@ -106,7 +111,7 @@ func Run(ctx context.Context, name string, env *Env, stdin io.Reader, stdout io.
 
 // handshake sends check_keys and reads execd's answer. It reports whether
 // to go on, and the exit code otherwise.
-func handshake(env *Env, name string, in *Input, keys []string, br *bufio.Reader, stdout io.Writer) (bool, int) {
+func handshake(env *Env, in *Input, keys []string, br *bufio.Reader, stdout io.Writer) (bool, int) {
 	msg, _ := json.Marshal(struct {
 		Version    int    `json:"version"`
 		Origin     origin `json:"origin"`

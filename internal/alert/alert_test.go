@@ -134,3 +134,13 @@ func FuzzParse(f *testing.F) {
 		ParseBatch(b)
 	})
 }
+
+func TestParseBatchResync(t *testing.T) {
+	pretty := "{\n  \"rule\": {\"id\": \"2\", \"level\": 4}\n}\n"
+	broken := "{\n  \"rule\": {\"id\": \"3\",\n"
+	good := `{"rule":{"id":"1","level":3}}` + "\n"
+	as, errs := ParseBatch([]byte(pretty + broken + good))
+	if len(as) != 2 || len(errs) != 1 || errs[0].Line != 4 {
+		t.Fatalf("%d alerts, errs %v", len(as), errs)
+	}
+}

@@ -1,7 +1,6 @@
 package alert
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -28,71 +27,63 @@ func (e *ItemError) Unwrap() error { return e.Err }
 // ParseBatch reads alert documents from b: one document (which may span
 // several lines), JSON lines, or documents simply concatenated. It returns the
 // alerts in order and an error for each document that cannot be used; callers
-// that must not half-apply a batch check len(errs) first.
+// that must not half-apply a batch check len(errs) first. After a document
+// that is not valid JSON, reading resumes at the next line that starts with
+// '{', so one broken line is one error.
 func ParseBatch(b []byte) (alerts []*Alert, errs []*ItemError) {
-	// First try a stream of JSON values; this accepts both a pretty-printed
-	// single document and JSON lines.
-	dec := json.NewDecoder(bytes.NewReader(b))
-	var raws []json.RawMessage
-	var starts []int
-	ok := true
+	off, item := 0, 0
 	for {
-		start := int(dec.InputOffset())
-		var raw json.RawMessage
-		err := dec.Decode(&raw)
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			ok = false
-			break
+		for off < len(b) && isSpace(b[off]) {
+			off++
 		}
-		raws = append(raws, raw)
-		starts = append(starts, lineOf(b, start))
-	}
-	if ok {
-		for i, raw := range raws {
-			a, err := Parse(raw)
-			if err != nil {
-				errs = append(errs, &ItemError{Item: i + 1, Line: starts[i], Err: err})
-				continue
-			}
-			alerts = append(alerts, a)
-		}
-		return alerts, errs
-	}
-	// Malformed JSON somewhere: judge line by line so every bad line is named.
-	alerts, errs = nil, nil
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	line, item := 0, 0
-	for sc.Scan() {
-		line++
-		text := bytes.TrimSpace(sc.Bytes())
-		if len(text) == 0 {
-			continue
+		if off >= len(b) {
+			return alerts, errs
 		}
 		item++
-		a, err := Parse(text)
+		line := lineOf(b, off)
+		dec := json.NewDecoder(bytes.NewReader(b[off:]))
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				err = errors.New("invalid alert JSON: unexpected end of input")
+			} else {
+				err = fmt.Errorf("invalid alert JSON: %w", err)
+			}
+			errs = append(errs, &ItemError{Item: item, Line: line, Err: err})
+			next := nextDocLine(b, off)
+			if next < 0 {
+				return alerts, errs
+			}
+			off = next
+			continue
+		}
+		off += int(dec.InputOffset())
+		a, err := Parse(raw)
 		if err != nil {
 			errs = append(errs, &ItemError{Item: item, Line: line, Err: err})
 			continue
 		}
 		alerts = append(alerts, a)
 	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, &ItemError{Item: item + 1, Line: line + 1, Err: err})
-	}
-	return alerts, errs
 }
 
+// nextDocLine returns the offset of the next line after off that starts
+// with '{', or -1.
+func nextDocLine(b []byte, off int) int {
+	for {
+		i := bytes.IndexByte(b[off:], '\n')
+		if i < 0 {
+			return -1
+		}
+		off += i + 1
+		if off < len(b) && b[off] == '{' {
+			return off
+		}
+	}
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
+
 func lineOf(b []byte, off int) int {
-	// Skip whitespace the decoder consumed before the value.
-	for off < len(b) && (b[off] == ' ' || b[off] == '\n' || b[off] == '\r' || b[off] == '\t') {
-		off++
-	}
-	if off > len(b) {
-		off = len(b)
-	}
 	return bytes.Count(b[:off], []byte("\n")) + 1
 }

@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
+	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 
 	"github.com/riposte/riposte/internal/alert"
 	"github.com/riposte/riposte/internal/execd"
@@ -53,6 +57,7 @@ type Stats struct {
 	AlertsAccepted  uint64 `json:"alerts_accepted"`
 	AlertsMalformed uint64 `json:"alerts_malformed"`
 	Decisions       uint64 `json:"decisions"`
+	InputErrors     uint64 `json:"input_errors"` // problems reading inputs (files), not alerts
 	Runs            uint64 `json:"runs"`
 	RunsFailed      uint64 `json:"runs_failed"`
 }
@@ -83,6 +88,44 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /v1/runs", s.getRuns)
 	mux.HandleFunc("GET /v1/health", s.getHealth)
 	return mux
+}
+
+// LoopbackHandler returns the handler for the loopback TCP listener: only
+// POST /v1/alerts, and only with a JSON content type and a loopback Host, so
+// a web page in a local browser cannot post alerts (a cross-site form cannot
+// send application/json without a preflight, and DNS rebinding shows a
+// foreign Host).
+func LoopbackHandler(b Backend, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &server{b: b, log: log.With("component", "api")}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/alerts", func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			writeJSON(w, http.StatusForbidden, ErrorBody{Error: fmt.Sprintf("Host %q is not a loopback address", r.Host)})
+			return
+		}
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+			writeJSON(w, http.StatusUnsupportedMediaType, ErrorBody{Error: "Content-Type must be application/json"})
+			return
+		}
+		s.postAlerts(w, r)
+	})
+	return mux
+}
+
+// loopbackHost reports whether a Host header names this machine.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
 
 type server struct {

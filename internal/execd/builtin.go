@@ -28,6 +28,7 @@ func (x *Execd) actionEnv(executable string, timeout time.Duration) *action.Env 
 		Log:     x.opts.ARLog,
 		Options: x.opts.Actions,
 		Timeout: timeout,
+		Root:    x.opts.ActionRoot,
 	}
 }
 

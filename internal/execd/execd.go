@@ -131,6 +131,9 @@ type Options struct {
 	OnResult func(Result)
 	// Actions tune the built-in actions that run in-process.
 	Actions action.Options
+	// ActionRoot is the filesystem root the built-in actions see ("/" when
+	// empty); tests point it at a temporary directory.
+	ActionRoot string
 	// NoBuiltins runs every executable as an external program, even the
 	// names of built-in actions.
 	NoBuiltins bool
@@ -529,8 +532,10 @@ func (x *Execd) arm(req Request, key string, msg []byte, res *Result) (verb stri
 			res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" already active; extended to %s", timeout))
 			return verbAbort, timeout, true
 		}
+		// Unlike Wazuh, a re-trigger never shortens an active block: the
+		// longer deadline stays, and so does the timeout reported.
 		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" already active until %s; kept", e.Deadline.Format(time.RFC3339)))
-		return verbAbort, timeout, false
+		return verbAbort, e.Timeout, false
 	}
 	e := &entry{
 		timerRecord: timerRecord{

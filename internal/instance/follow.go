@@ -2,7 +2,6 @@ package instance
 
 import (
 	"context"
-	"path/filepath"
 
 	"github.com/riposte/riposte/internal/alert"
 	"github.com/riposte/riposte/internal/api"
@@ -13,15 +12,11 @@ import (
 // the engine. A malformed line is logged and counted; it never stops the
 // follower. The read offset survives restarts; a file seen for the first time
 // is read from its end, so old alerts are not replayed.
-func (in *Instance) followAlerts(ctx context.Context, path string) error {
-	store, err := collect.OpenFileOffsets(filepath.Join(in.layout.StateDir(), "offsets.json"))
-	if err != nil {
-		return err
-	}
+func (in *Instance) followAlerts(ctx context.Context, path string, store collect.OffsetStore) error {
 	log := in.log.With("component", "alerts.json", "path", path)
 	t := collect.NewTailer(path, store, collect.TailerOptions{
 		StartAtEnd: true,
-		OnError:    func(err error) { in.malformed.Add(1); log.Warn("alerts.json", "err", err) },
+		OnError:    func(err error) { in.inputErrors.Add(1); log.Warn("alerts.json", "err", err) },
 	})
 	log.Info("following alerts file")
 	return t.Run(ctx, func(l collect.Line) error {

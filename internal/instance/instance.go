@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/riposte/riposte/internal/alert"
 	"github.com/riposte/riposte/internal/api"
 	"github.com/riposte/riposte/internal/arlog"
+	"github.com/riposte/riposte/internal/collect"
 	"github.com/riposte/riposte/internal/config"
 	"github.com/riposte/riposte/internal/execd"
 	"github.com/riposte/riposte/internal/respond"
@@ -64,9 +66,10 @@ type Instance struct {
 	exec   *execd.Execd
 	arlog  *arlog.Logger
 
-	accepted, malformed, decisions, runs, runsFailed atomic.Uint64
+	accepted, malformed, inputErrors, decisions, runs, runsFailed atomic.Uint64
 
 	onResultHook func(execd.Result)
+	lock         io.Closer // held while the instance owns the data directory
 
 	mu      sync.Mutex
 	results []execd.Result
@@ -84,6 +87,16 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
 	}
+	lock, err := lockDir(l.Dir)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			lock.Close()
+		}
+	}()
 	if exe, err := os.Executable(); err == nil {
 		// The bin directory gets a link per built-in action, pointing at
 		// this binary, so they exist there under their Wazuh names. The
@@ -103,7 +116,7 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Instance{cfg: cfg, layout: l, log: log, engine: engine, arlog: al, onResultHook: opts.OnResult}
+	in := &Instance{cfg: cfg, layout: l, log: log, engine: engine, arlog: al, onResultHook: opts.OnResult, lock: lock}
 	x, err := execd.Open(execd.Options{
 		Dir:              l.Dir,
 		StatePath:        filepath.Join(l.StateDir(), "execd.db"),
@@ -120,6 +133,7 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 		return nil, err
 	}
 	in.exec = x
+	ok = true
 	return in, nil
 }
 
@@ -167,10 +181,21 @@ func (in *Instance) Run(ctx context.Context) error {
 			return fmt.Errorf("http listener %s: %w", addr, err)
 		}
 		in.log.Info("accepting alerts over HTTP", "addr", tl.Addr().String())
-		goRun("http", func(ctx context.Context) error { return serve(ctx, tl, h) })
+		lh := api.LoopbackHandler(in, in.log)
+		goRun("http", func(ctx context.Context) error { return serve(ctx, tl, lh) })
 	}
-	for _, path := range in.cfg.Riposte.AlertsJSON {
-		goRun("alerts.json "+path, func(ctx context.Context) error { return in.followAlerts(ctx, path) })
+	if len(in.cfg.Riposte.AlertsJSON) > 0 {
+		// One offsets file for every follower: it is safe for several.
+		offsets, err := collect.OpenFileOffsets(filepath.Join(in.layout.StateDir(), "offsets.json"))
+		if err != nil {
+			cancel()
+			wg.Wait()
+			<-execDone
+			return err
+		}
+		for _, path := range in.cfg.Riposte.AlertsJSON {
+			goRun("alerts.json "+path, func(ctx context.Context) error { return in.followAlerts(ctx, path, offsets) })
+		}
 	}
 	if hosts := in.engine.Allowlist().Hosts(); len(hosts) > 0 {
 		goRun("white list resolver", func(ctx context.Context) error { return in.resolveLoop(ctx, hosts) })
@@ -182,6 +207,8 @@ func (in *Instance) Run(ctx context.Context) error {
 	wg.Wait()
 	execErr := <-execDone
 	in.arlog.Close()
+	_ = os.Remove(sock)
+	in.lock.Close()
 	select {
 	case err := <-errc:
 		return err
@@ -270,7 +297,7 @@ func (in *Instance) carryOut(d *respond.Decision, dryRun bool, accepted time.Tim
 	if d.SrcIP.IsValid() {
 		attrs = append(attrs, "srcip", d.SrcIP.String())
 	} else if d.Alert.SrcIP != "" {
-		attrs = append(attrs, "srcip_raw", d.Alert.SrcIP)
+		attrs = append(attrs, "srcip_raw", truncate(d.Alert.SrcIP, 64))
 	}
 	if rep.Outcome != respond.Run.String() {
 		lvl := slog.LevelInfo
@@ -338,6 +365,7 @@ func (in *Instance) Stats() api.Stats {
 	return api.Stats{
 		AlertsAccepted:  in.accepted.Load(),
 		AlertsMalformed: in.malformed.Load(),
+		InputErrors:     in.inputErrors.Load(),
 		Decisions:       in.decisions.Load(),
 		Runs:            in.runs.Load(),
 		RunsFailed:      in.runsFailed.Load(),
@@ -357,4 +385,12 @@ func actionOptions(s config.ActionSettings) action.Options {
 		KillSessions:       s.KillSessions,
 		SlackOnDelete:      s.SlackOnDelete,
 	}
+}
+
+// truncate shortens hostile values before they are logged.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

@@ -101,3 +101,38 @@ func BenchmarkAlertToScriptStarted(b *testing.B) {
 		fmt.Printf("alert→script started over %d runs: p50 %.0fµs p99 %.0fµs max %s\n", len(delays), pct(0.5), pct(0.99), delays[len(delays)-1])
 	}
 }
+
+// TestWhiteListHostResolved checks that a white-listed host name protects
+// the addresses it resolves to.
+func TestWhiteListHostResolved(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _, err := config.Parse("wl.conf", []byte(`<ossec_config>
+  <command><name>noop</name><executable>noop</executable><timeout_allowed>no</timeout_allowed></command>
+  <active-response><command>noop</command><location>local</location><level>5</level></active-response>
+  <global><white_list>localhost</white_list></global>
+  <riposte><http_listen>off</http_listen><white_list_resolve_interval>1s</white_list_resolve_interval></riposte>
+</ossec_config>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := New(cfg, Options{Dir: dir, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	a, _ := alert.Parse([]byte(`{"rule":{"id":"1","level":7},"data":{"srcip":"127.0.0.1"}}`))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		rep := in.Ingest(context.Background(), []*alert.Alert{a}, api.IngestOptions{})
+		if rep[0].Decisions[0].Outcome == "allowlisted" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("localhost never protected 127.0.0.1: %+v", rep[0].Decisions[0])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
