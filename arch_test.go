@@ -2,10 +2,13 @@ package riposte
 
 import (
 	"encoding/json"
+	"flag"
 	"go/parser"
 	"go/token"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -52,7 +55,45 @@ var forbidden = []struct {
 	{"internal/action", "internal/execd", "action is linked alone into riposte-ar"},
 	{"internal/action", "internal/api", "action is linked alone into riposte-ar"},
 	{"internal/api", "internal/instance", "api is handed a backend; it does not build one"},
+	{"cmd/riposte-ar", "internal/execd", "riposte-ar holds the actions alone"},
+	{"cmd/riposte-ar", "internal/respond", "riposte-ar holds the actions alone"},
+	{"cmd/riposte-ar", "internal/api", "riposte-ar serves nothing"},
+	{"cmd/riposte-ar", "internal/instance", "riposte-ar holds the actions alone"},
+	{"cmd/riposte-ar", "github.com/nats-io/", "riposte-ar does not talk to the manager"},
 }
+
+// TestRiposteARDeps compares the packages linked into riposte-ar with the
+// committed list cmd/riposte-ar/deps.txt, so that a new dependency shows in
+// review. Run with -update-deps to rewrite the list.
+func TestRiposteARDeps(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./cmd/riposte-ar").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var got []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			got = append(got, l)
+		}
+	}
+	slices.Sort(got)
+	text := "# Non-standard packages linked into riposte-ar (go test . -update-deps rewrites this file).\n" + strings.Join(got, "\n") + "\n"
+	path := filepath.Join("cmd", "riposte-ar", "deps.txt")
+	if *updateDeps {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test . -update-deps)", err)
+	}
+	if string(want) != text {
+		t.Errorf("riposte-ar's dependencies changed; review and run go test . -update-deps:\ngot:\n%s\nwant:\n%s", text, want)
+	}
+}
+
+var updateDeps = flag.Bool("update-deps", false, "rewrite cmd/riposte-ar/deps.txt")
 
 // TestImportRules enforces the one-way flow between stages.
 func TestImportRules(t *testing.T) {

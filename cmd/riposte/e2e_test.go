@@ -264,6 +264,13 @@ type instance struct {
 // answers /v1/health.
 func startRiposte(t *testing.T, dir, config string) *instance {
 	t.Helper()
+	return startRiposteIn(t, dir, config, "")
+}
+
+// startRiposteIn is startRiposte inside the network namespace netns (none
+// when empty).
+func startRiposteIn(t *testing.T, dir, config, netns string) *instance {
+	t.Helper()
 	in := &instance{
 		t:      t,
 		dir:    dir,
@@ -272,6 +279,9 @@ func startRiposte(t *testing.T, dir, config string) *instance {
 		client: api.NewSocketClient(filepath.Join(dir, "riposte.sock")),
 	}
 	in.cmd = exec.Command(riposteBin, "run", "--config", config, "--data-dir", dir)
+	if netns != "" {
+		in.cmd = exec.Command("ip", "netns", "exec", netns, riposteBin, "run", "--config", config, "--data-dir", dir)
+	}
 	in.cmd.Dir = dir
 	in.cmd.Stdout = in.stderr
 	in.cmd.Stderr = in.stderr
