@@ -3,7 +3,6 @@ package respond
 import (
 	"fmt"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/riposte/riposte/internal/alert"
+	"github.com/riposte/riposte/internal/analysis/osregex"
 	"github.com/riposte/riposte/internal/config"
 )
 
@@ -89,7 +89,7 @@ type Explanation struct {
 type block struct {
 	resp    *config.Response
 	rules   map[string]bool
-	group   *regexp.Regexp
+	group   *osregex.Regex
 	subject subject
 }
 
@@ -143,9 +143,9 @@ func New(cfg *config.Config, allow *Allowlist) (*Engine, error) {
 			}
 		}
 		if r.RulesGroup != "" {
-			re, err := compileGroupPattern(r.RulesGroup)
+			re, err := osregex.Compile(r.RulesGroup)
 			if err != nil {
-				return nil, fmt.Errorf("%s:%d: %w", r.File, r.Line, err)
+				return nil, fmt.Errorf("%s:%d: rules_group: %w", r.File, r.Line, err)
 			}
 			b.group = re
 		}
@@ -189,7 +189,7 @@ func (e *Engine) Match(a *alert.Alert) []int {
 	groups := a.GroupString()
 	ruleID := strings.TrimLeft(a.RuleID, "0")
 	for i := range e.blocks {
-		if m, _ := e.blocks[i].matches(ruleID, a.RuleLevel, groups); m {
+		if e.blocks[i].match(ruleID, a.RuleLevel, groups) {
 			idx = append(idx, i)
 		}
 	}
@@ -202,13 +202,26 @@ func (e *Engine) Match(a *alert.Alert) []int {
 	return idx
 }
 
-// matches applies Wazuh's rule binding (level >=, rules_group, rules_id) and
-// says why.
+// match applies Wazuh's rule binding: with both level and rules_group set,
+// both must hold; otherwise either; and rules_id on its own.
+func (b *block) match(ruleID string, level int, groups string) bool {
+	if b.rules[ruleID] {
+		return true
+	}
+	r := b.resp
+	levelSet, groupSet := r.Level > 0, b.group != nil
+	if levelSet && groupSet {
+		return level >= r.Level && b.group.Match(groups)
+	}
+	return levelSet && level >= r.Level || groupSet && b.group.Match(groups)
+}
+
+// matches is match, also saying why; explanations use it.
 func (b *block) matches(ruleID string, level int, groups string) (bool, string) {
 	r := b.resp
 	levelSet, groupSet := r.Level > 0, b.group != nil
 	levelOK := levelSet && level >= r.Level
-	groupOK := groupSet && b.group.MatchString(groups)
+	groupOK := groupSet && b.group.Match(groups)
 	var m bool
 	if levelSet && groupSet {
 		m = levelOK && groupOK

@@ -97,6 +97,9 @@ func TestMatch(t *testing.T) {
 			}
 			// Explain must agree with Match.
 			_, exps := e.Explain(a, time.Now())
+			if m, _ := e.blocks[0].matches(strings.TrimLeft(a.RuleID, "0"), a.RuleLevel, a.GroupString()); tt.level > 0 && m != tt.want {
+				t.Errorf("matches = %v, want %v", m, tt.want)
+			}
 			if exps[0].Matched != tt.want {
 				t.Errorf("explain matched = %v, want %v: %s", exps[0].Matched, tt.want, exps[0].Why)
 			}
@@ -271,7 +274,7 @@ func BenchmarkMatch(b *testing.B) {
 			a := alerts[i%len(alerts)]
 			groups, id := a.GroupString(), a.RuleID
 			for j := range e.blocks {
-				e.blocks[j].matches(id, a.RuleLevel, groups)
+				e.blocks[j].match(id, a.RuleLevel, groups)
 			}
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "alerts/s")
