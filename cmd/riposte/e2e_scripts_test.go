@@ -145,9 +145,7 @@ func TestFailingScript(t *testing.T) {
 	if !strings.Contains(arlog, "active-response/bin/fail: exited with status 3") {
 		t.Errorf("active-responses.log:\n%s", arlog)
 	}
-	if len(in.logLines(`msg="run ended"`, "status=failed", "exit_code=3", "boom")) != 1 {
-		t.Error("no 'run ended ... status=failed' log line")
-	}
+	in.expectLog(1, `msg="run ended"`, "status=failed", "exit_code=3", "boom")
 	if h := in.health(); h.Stats.Runs != 1 || h.Stats.RunsFailed != 1 {
 		t.Errorf("stats %+v", h.Stats)
 	}

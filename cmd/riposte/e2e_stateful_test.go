@@ -262,9 +262,7 @@ func TestRestartAfterSIGTERM(t *testing.T) {
 	if act := in2.active(); len(act) != 1 || !act[0].Deadline.Equal(deadline) {
 		t.Errorf("active after the restart: %+v, want the block with deadline %s", act, deadline)
 	}
-	if len(in2.logLines("re-armed pending delete")) != 1 {
-		t.Errorf("no re-armed pending delete log line")
-	}
+	in2.expectLog(1, "re-armed pending delete")
 	waitFor(t, 8*time.Second, "the delete after the restart", func() bool { return len(recorded(t, dir, "stateful", "delete", "")) >= 1 })
 	if seen := time.Now(); seen.Before(deadline) {
 		t.Errorf("delete recorded %s before the original deadline", deadline.Sub(seen))
@@ -315,9 +313,7 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 	if del.Verb != "delete" || del.Status != execd.StatusOK || del.Started.Sub(started) > 2*time.Second {
 		t.Errorf("delete run %+v, want ok and started within 2s of the restart (%s)", del, started)
 	}
-	if len(in2.logLines("re-armed pending delete", "overdue=true")) != 1 {
-		t.Errorf("no overdue re-armed pending delete log line")
-	}
+	in2.expectLog(1, "re-armed pending delete", "overdue=true")
 	waitFor(t, 3*time.Second, "/v1/responses/active to be empty", func() bool { return len(in2.active()) == 0 })
 	in2.stop()
 }

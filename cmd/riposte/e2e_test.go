@@ -392,6 +392,25 @@ func (in *instance) active() []execd.Pending {
 }
 
 // logLines returns the stderr lines containing every one of subs.
+// expectLog waits until exactly want stderr lines contain every one of
+// subs (stderr reaches the test through a pipe, a little after the
+// instance answered), and reports an error otherwise.
+func (in *instance) expectLog(want int, subs ...string) {
+	in.t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		n := len(in.logLines(subs...))
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			in.t.Errorf("%d log lines with %q, want %d", n, subs, want)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (in *instance) logLines(subs ...string) []string {
 	var out []string
 	for _, l := range strings.Split(in.stderr.String(), "\n") {
