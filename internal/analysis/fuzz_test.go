@@ -1,0 +1,78 @@
+package analysis
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func FuzzPredecode(f *testing.F) {
+	for _, s := range []string{
+		"Feb  9 11:44:56 someserver sshd[1234]: error: x",
+		"2013-10-30T14:51:21.901728+01:00 srv sshd[12664]: Invalid user",
+		"2020-03-23 06:47:42.801612-0700  localhost sshd[3186]: error",
+		"[Fri Dec 13 06:59:54 2013] [error] x",
+		"Jun 23 15:04:05 Info: imap-login: x",
+		"Aug 18 07:30:25 h sshd[1]: [ID 800047 auth.notice] x",
+		"", "Feb", "Feb  9 11:44:56", "Feb  9 11:44:56 ", "Feb  9 11:44:56 h p[",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		ev := Predecode("stdin", line)
+		if ev.FullLog != line {
+			t.Fatalf("FullLog changed")
+		}
+		if !strings.Contains(line, ev.Log) {
+			t.Fatalf("Log %q is not part of %q", ev.Log, line)
+		}
+	})
+}
+
+func FuzzParseXML(f *testing.F) {
+	for _, s := range []string{
+		`<a><b x="1">t</b></a>`, `<a>\<</a>`, `<a><!-- c !></a>`, `<?xml version="1.0"?><a/><b/>`,
+		`<a>E:\\</a>`, `<a`, `<a x=>`, `<a></b>`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		nodes, err := parseXML(src)
+		if err == nil && len(nodes) == 0 && strings.Contains(src, "<") && !strings.Contains(src, "<!--") && !strings.Contains(src, "<?") {
+			t.Fatalf("no element and no error for %q", src)
+		}
+	})
+}
+
+func FuzzProcess(f *testing.F) {
+	for _, s := range []string{
+		"Dec 10 01:02:03 h sshd[1]: Failed password for root from 10.0.0.1 port 22 ssh2",
+		"kv: a=1 b=2 c=3", "FW: src=1.2.3.4 dst=5.6.7.8", `{"a":{"b":[1,{"c":null}]}}`,
+		"Dec 10 01:02:03 h sshd[1]: Own ", "kv: ", "{",
+	} {
+		f.Add(s)
+	}
+	dir := f.TempDir()
+	for name, body := range map[string]string{"d.xml": testDecoders, "r.xml": templates +
+		`<group name="f,"><rule id="100" level="3"><match>a</match><description>$(a) $(srcip) $(a.b)</description></rule></group>`} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			f.Fatal(err)
+		}
+	}
+	e, err := Load(Options{Decoders: []string{filepath.Join(dir, "d.xml")}, Rules: []string{filepath.Join(dir, "r.xml")}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	sess := NewSession()
+	f.Fuzz(func(t *testing.T, line string) {
+		res, err := e.Process(sess, "stdin", line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Alert != nil && !json.Valid(res.Alert) {
+			t.Fatalf("invalid alert JSON %s", res.Alert)
+		}
+	})
+}
