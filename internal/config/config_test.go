@@ -219,7 +219,7 @@ func TestLoadTwoFiles(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	checkProblems(t, probs, []string{
-		a + ":15: warning: section <localfile> is not used by Riposte; ignored",
+		a + ":15: warning: section <syscheck> is not used by Riposte; ignored",
 		b + ":12: warning: timeout ignored: command \"restart-wazuh\" does not allow timeouts",
 	})
 	if want := []string{a, b}; !reflect.DeepEqual(cfg.Files, want) {
@@ -270,7 +270,7 @@ func TestLoadProblemsAcrossFiles(t *testing.T) {
 }
 
 func TestErrorHoldsOnlyErrors(t *testing.T) {
-	_, probs, err := Parse("t.conf", []byte(sec("<localfile/>", "<foo/>")))
+	_, probs, err := Parse("t.conf", []byte(sec("<sca/>", "<foo/>")))
 	if len(probs) != 2 {
 		t.Fatalf("problems = %v", probs)
 	}
@@ -280,7 +280,7 @@ func TestErrorHoldsOnlyErrors(t *testing.T) {
 }
 
 func TestWarningsOnly(t *testing.T) {
-	cfg, probs, err := Parse("t.conf", []byte(sec("<localfile/>")))
+	cfg, probs, err := Parse("t.conf", []byte(sec("<sca/>")))
 	if err != nil || cfg == nil || len(probs) != 1 || probs[0].Severity != SeverityWarning {
 		t.Errorf("got %v, %v, %v; want a config, one warning, no error", cfg, probs, err)
 	}

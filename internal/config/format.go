@@ -73,6 +73,37 @@ func (c *Config) Format() []byte {
 		}
 		w.close(1, "global")
 	}
+	for _, lf := range c.LocalFiles {
+		w.open(1, "localfile")
+		w.elem(2, "log_format", lf.LogFormat)
+		w.elem(2, "location", lf.Location)
+		w.close(1, "localfile")
+	}
+	if rs := c.Ruleset; rs != nil {
+		w.open(1, "ruleset")
+		for _, v := range rs.DecoderDirs {
+			w.elem(2, "decoder_dir", v)
+		}
+		for _, v := range rs.RuleDirs {
+			w.elem(2, "rule_dir", v)
+		}
+		for _, v := range rs.DecoderInclude {
+			w.elem(2, "decoder_include", v)
+		}
+		for _, v := range rs.RuleInclude {
+			w.elem(2, "rule_include", v)
+		}
+		for _, v := range rs.DecoderExclude {
+			w.elem(2, "decoder_exclude", v)
+		}
+		for _, v := range rs.RuleExclude {
+			w.elem(2, "rule_exclude", v)
+		}
+		for _, v := range rs.Lists {
+			w.elem(2, "list", v)
+		}
+		w.close(1, "ruleset")
+	}
 	if c.NodeName != "" {
 		w.open(1, "cluster")
 		w.elem(2, "node_name", c.NodeName)

@@ -84,6 +84,12 @@ func normalize(c *Config, renumber bool) {
 	if renumber {
 		c.Disabled = 0
 	}
+	for i := range c.LocalFiles {
+		c.LocalFiles[i].Pos = Pos{}
+	}
+	if c.Ruleset != nil {
+		c.Ruleset.Pos = Pos{}
+	}
 	for i := range c.Global.WhiteList {
 		e := &c.Global.WhiteList[i]
 		e.Pos = Pos{}

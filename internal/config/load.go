@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -211,6 +212,10 @@ func (l *loader) readFile(roots []*node) {
 				l.readCluster(sec)
 			case "riposte":
 				l.readRiposte(sec)
+			case "localfile":
+				l.readLocalFile(sec)
+			case "ruleset":
+				l.readRuleset(sec)
 			default:
 				if !isWazuhSection(sec.name) {
 					l.errorf(sec.line, "unknown section <%s>", sec.name)
@@ -229,7 +234,7 @@ func isWazuhSection(name string) bool {
 	switch name {
 	case "client", "client_buffer", "syscheck", "rootcheck", "wodle", "sca",
 		"vulnerability-detection", "vulnerability-detector", "indexer", "remote",
-		"auth", "alerts", "logging", "localfile", "ruleset", "rule_test", "labels",
+		"auth", "alerts", "logging", "rule_test", "labels",
 		"integration", "reports", "syslog_output", "email_alerts",
 		"database_output", "agentless", "socket", "fluent-forward", "github",
 		"office365", "aws-s3", "azure-logs", "gcp-pubsub", "gcp-bucket",
@@ -901,4 +906,99 @@ func checkListen(s string) error {
 		return fmt.Errorf("http_listen %q: host must be a loopback address such as 127.0.0.1, ::1 or localhost (or write off)", s)
 	}
 	return nil
+}
+
+// readLocalFile reads a <localfile> section. Options of Wazuh's that Riposte
+// does not use (frequency, only-future-events, ...) are accepted silently.
+func (l *loader) readLocalFile(el *node) {
+	l.noText(el)
+	var loc, format *node
+	for _, c := range el.children {
+		switch c.name {
+		case "location":
+			l.once(&loc, c, el.name)
+		case "log_format":
+			l.once(&format, c, el.name)
+		case "frequency", "only-future-events", "ignore", "restrict", "label", "target",
+			"out_format", "alias", "query", "command", "age", "exclude", "multiline_regex", "reconnect_time":
+		default:
+			l.errorf(c.line, "unknown element <%s> in <localfile>", c.name)
+		}
+	}
+	if loc == nil || format == nil {
+		l.errorf(el.line, "<localfile> needs <location> and <log_format>")
+		return
+	}
+	lf := LocalFile{Pos: l.pos(el), Location: l.leaf(loc), LogFormat: l.leaf(format)}
+	switch lf.LogFormat {
+	case "syslog", "json":
+		if lf.Location == "" {
+			l.errorf(loc.line, "<location> is empty")
+			return
+		}
+	case "journald":
+		lf.Location = "journald"
+	case "apache", "multi-line", "snort-full", "squid", "audit", "mysql_log", "postgresql_log", "nmapg",
+		"iis", "command", "full_command", "djb-multilog", "multi-line-regex", "eventlog", "eventchannel", "macos":
+		l.warnf(format.line, "log_format %q is not read by Riposte yet; this <localfile> is ignored", lf.LogFormat)
+		return
+	default:
+		l.errorf(format.line, "unknown log_format %q (Riposte reads syslog, json and journald)", lf.LogFormat)
+		return
+	}
+	l.cfg.LocalFiles = append(l.cfg.LocalFiles, lf)
+}
+
+// readRuleset reads a <ruleset> section; several add up.
+func (l *loader) readRuleset(el *node) {
+	l.noText(el)
+	if l.cfg.Ruleset == nil {
+		l.cfg.Ruleset = &Ruleset{Pos: l.pos(el)}
+	}
+	rs := l.cfg.Ruleset
+	dir := filepath.Dir(l.file)
+	path := func(c *node) string {
+		p := l.leaf(c)
+		if p == "" {
+			l.errorf(c.line, "<%s> is empty", c.name)
+			return ""
+		}
+		if !filepath.IsAbs(p) && l.file != "" && !strings.HasPrefix(l.file, "(") {
+			p = filepath.Join(dir, p)
+		}
+		return p
+	}
+	base := func(c *node) string {
+		v := l.leaf(c)
+		if v == "" || strings.ContainsAny(v, `/\`) {
+			l.errorf(c.line, "<%s> takes a file name, not %q", c.name, v)
+			return ""
+		}
+		return v
+	}
+	add := func(list *[]string, v string) {
+		if v != "" {
+			*list = append(*list, v)
+		}
+	}
+	for _, c := range el.children {
+		switch c.name {
+		case "decoder_dir":
+			add(&rs.DecoderDirs, path(c))
+		case "rule_dir":
+			add(&rs.RuleDirs, path(c))
+		case "decoder_include":
+			add(&rs.DecoderInclude, path(c))
+		case "rule_include":
+			add(&rs.RuleInclude, path(c))
+		case "decoder_exclude":
+			add(&rs.DecoderExclude, base(c))
+		case "rule_exclude":
+			add(&rs.RuleExclude, base(c))
+		case "list":
+			add(&rs.Lists, path(c))
+		default:
+			l.errorf(c.line, "unknown element <%s> in <ruleset>", c.name)
+		}
+	}
 }

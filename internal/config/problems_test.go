@@ -90,9 +90,9 @@ func problemCases() []problemCase {
 		},
 		{
 			"ignored sections warn once each",
-			sec("<localfile/>", "<syscheck><disabled>no</disabled></syscheck>", "<localfile><x/></localfile>", "<wodle name=\"syscollector\"/>"),
+			sec("<sca/>", "<syscheck><disabled>no</disabled></syscheck>", "<sca><x/></sca>", "<wodle name=\"syscollector\"/>"),
 			[]string{
-				"t.conf:2: warning: section <localfile> is not used by Riposte; ignored",
+				"t.conf:2: warning: section <sca> is not used by Riposte; ignored",
 				"t.conf:3: warning: section <syscheck> is not used by Riposte; ignored",
 				"t.conf:5: warning: section <wodle> is not used by Riposte; ignored",
 			},
@@ -529,6 +529,42 @@ func TestActionSettings(t *testing.T) {
 		"<ipv6_prefix>129</ipv6_prefix>", "<ingress_device>a b</ingress_device>",
 	} {
 		if _, _, err := Parse("c.conf", []byte("<ossec_config><riposte>"+bad+"</riposte></ossec_config>")); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+func TestLocalFileAndRuleset(t *testing.T) {
+	cfg, _, err := Parse("/etc/riposte/r.conf", []byte(`<ossec_config>
+  <localfile><log_format>syslog</log_format><location>/var/log/auth.log</location></localfile>
+  <localfile><log_format>journald</log_format><location>journald</location></localfile>
+  <localfile><log_format>json</log_format><location>/var/log/app.json</location><only-future-events>yes</only-future-events></localfile>
+  <ruleset>
+    <decoder_dir>ruleset/decoders</decoder_dir>
+    <rule_dir>/var/ossec/ruleset/rules</rule_dir>
+    <rule_exclude>0215-policy_rules.xml</rule_exclude>
+    <list>etc/lists/audit-keys</list>
+  </ruleset>
+</ossec_config>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.LocalFiles) != 3 || cfg.LocalFiles[1].Location != "journald" || cfg.LocalFiles[2].LogFormat != "json" {
+		t.Fatalf("localfiles %+v", cfg.LocalFiles)
+	}
+	roundTrip(t, cfg, false)
+	rs := cfg.Ruleset
+	if rs == nil || rs.DecoderDirs[0] != "/etc/riposte/ruleset/decoders" || rs.RuleDirs[0] != "/var/ossec/ruleset/rules" ||
+		rs.RuleExclude[0] != "0215-policy_rules.xml" || rs.Lists[0] != "/etc/riposte/etc/lists/audit-keys" {
+		t.Fatalf("ruleset %+v", rs)
+	}
+	for _, bad := range []string{
+		"<localfile><log_format>syslog</log_format></localfile>",
+		"<localfile><log_format>evtx</log_format><location>x</location></localfile>",
+		"<ruleset><rule_exclude>a/b.xml</rule_exclude></ruleset>",
+		"<ruleset><rules>x</rules></ruleset>",
+	} {
+		if _, _, err := Parse("c.conf", []byte("<ossec_config>"+bad+"</ossec_config>")); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
 	}

@@ -48,6 +48,36 @@ type Config struct {
 
 	// Riposte holds Riposte's own settings (<riposte> section).
 	Riposte Riposte
+
+	// LocalFiles are the <localfile> sources Riposte reads and analyses.
+	LocalFiles []LocalFile
+
+	// Ruleset is the <ruleset> section; nil means Riposte's built-in
+	// ruleset.
+	Ruleset *Ruleset
+}
+
+// LocalFile is one <localfile> (Wazuh's log collection).
+type LocalFile struct {
+	Pos
+	// Location is the file to follow, or "journald" for the systemd journal.
+	Location string
+	// LogFormat is syslog, json or journald.
+	LogFormat string
+}
+
+// Ruleset is the <ruleset> section: where decoders, rules and lists come
+// from, as Wazuh reads it. Relative paths are relative to the directory of
+// the configuration file that names them.
+type Ruleset struct {
+	Pos
+	DecoderDirs    []string // <decoder_dir>
+	RuleDirs       []string // <rule_dir>
+	DecoderInclude []string // <decoder_include>: single files
+	RuleInclude    []string // <rule_include>: single files
+	DecoderExclude []string // <decoder_exclude>: base names left out
+	RuleExclude    []string // <rule_exclude>: base names left out
+	Lists          []string // <list>: CDB list sources
 }
 
 // Command is one <command> block (Wazuh ossec.conf <command>).
