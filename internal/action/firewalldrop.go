@@ -17,7 +17,8 @@ import (
 //
 // The backend is Options.Backend, or else the first that works here:
 //   - "nftables": elements of sets in Riposte's own table inet riposte,
-//     over netlink, with per-element kernel timeouts (see nft.go);
+//     over netlink, with per-element kernel timeouts: addresses in hash
+//     sets, CIDR blocks in interval sets (see nft.go);
 //   - "ipset": hash:net sets riposte4 and riposte6 matched by one iptables
 //     rule per chain, with per-entry timeouts;
 //   - "iptables": Wazuh's own commands, one rule per address and chain.

@@ -110,11 +110,7 @@ func blocks(t testing.TB, ns, backend string, p netip.Prefix) int {
 	n := 0
 	switch backend {
 	case "nftables":
-		set := nftSet4
-		if p.Addr().Is6() {
-			set = nftSet6
-		}
-		for _, e := range nftListSet(t, ns, set) {
+		for _, e := range nftListSet(t, ns, nftSetFor(p).Name) {
 			if e.Text == text {
 				n++
 			}

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// benchPrefixes returns n distinct IPv4 /32 prefixes.
+// benchPrefixes returns n distinct IPv4 /32 prefixes in 10.0.0.0/8.
 func benchPrefixes(n int) []netip.Prefix {
 	ps := make([]netip.Prefix, n)
 	for i := range ps {
@@ -24,14 +24,31 @@ func benchPrefixes(n int) []netip.Prefix {
 	return ps
 }
 
-// BenchmarkNftAdd blocks many addresses at once with AddMany, timeout
-// included, into an empty set, read-back check included.
+// benchNets returns n distinct IPv4 /30 prefixes in 10.0.0.0/8 (n up to
+// 4,194,304).
+func benchNets(n int) []netip.Prefix {
+	ps := make([]netip.Prefix, n)
+	for i := range ps {
+		ps[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 14), byte(i >> 6), byte(i << 2)}), 30)
+	}
+	return ps
+}
+
+// BenchmarkNftAdd blocks many addresses (or, for cidrs=N, /30 blocks) at
+// once with AddMany, timeout included, into empty sets, read-back check
+// included.
 func BenchmarkNftAdd(b *testing.B) {
-	for _, n := range []int{10000, 100000} {
-		b.Run(fmt.Sprintf("elements=%d", n), func(b *testing.B) {
+	for _, bc := range []struct {
+		n    int
+		nets bool
+	}{{10000, false}, {100000, false}, {10000, true}, {100000, true}} {
+		name, ps, set := "elements", benchPrefixes(bc.n), nftAddr4
+		if bc.nets {
+			name, ps, set = "cidrs", benchNets(bc.n), nftNet4
+		}
+		b.Run(fmt.Sprintf("%s=%d", name, bc.n), func(b *testing.B) {
 			ns := newNetns(b)
 			be := nftTestBackend(b, ns, &Env{})
-			ps := benchPrefixes(n)
 			ctx := context.Background()
 			var total time.Duration
 			for range b.N {
@@ -47,45 +64,118 @@ func BenchmarkNftAdd(b *testing.B) {
 				total += time.Since(start)
 			}
 			b.StopTimer()
-			if got := len(nftListSet(b, ns, nftSet4)); got != n+1 {
-				b.Fatalf("%d elements, want %d", got, n+1)
+			want := bc.n
+			if !bc.nets {
+				want++ // 192.0.2.1
 			}
-			b.ReportMetric(float64(total.Nanoseconds())/float64(b.N*n), "ns/element")
+			if got := nftCount(b, ns, set); got != want {
+				b.Fatalf("%d elements in %s, want %d", got, set, want)
+			}
+			b.ReportMetric(float64(total.Nanoseconds())/float64(b.N*bc.n), "ns/element")
 			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/total")
 		})
 	}
 }
 
+// nftCount counts the elements of a set. Listing an interval set takes
+// time quadratic in its size, so a hash set is counted with nft -j, and
+// the interval set by looking up the first 131,072 /30s benchNets makes,
+// each of which must be an interval's start to count.
+func nftCount(b *testing.B, ns, set string) int {
+	if set != nftNet4 {
+		return len(nftListSet(b, ns, set))
+	}
+	s, err := openNftSession(ns)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.close()
+	ps := benchNets(1 << 17)
+	addrs := make([]netip.Addr, len(ps))
+	for i, p := range ps {
+		addrs[i] = p.Addr()
+	}
+	got, err := s.lookup(set, addrs...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for i, a := range got {
+		if a == addrs[i] {
+			n++
+		}
+	}
+	return n
+}
+
+func b2i(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// nftLatencyCase is one sub-benchmark of BenchmarkNftLatency.
+type nftLatencyCase struct {
+	mode    string // "process" or "netns-fd"
+	preload int    // elements in place before the adds
+	nets    bool   // the preload is /30 blocks rather than addresses
+	cidr    bool   // the adds are /30 blocks rather than addresses
+}
+
+func (c nftLatencyCase) String() string {
+	s := fmt.Sprintf("%s,set=%d", c.mode, c.preload)
+	if c.nets {
+		s = fmt.Sprintf("%s,nets=%d", c.mode, c.preload)
+	}
+	if c.cidr {
+		s += ",add=cidr"
+	}
+	return s
+}
+
+// nftCidrOps caps the adds of a CIDR latency case, each of which costs the
+// kernel time linear in the set's size.
+const nftCidrOps = 200
+
 // BenchmarkNftLatency times one block as execd makes it: a decision turned
 // into a set element present in the kernel and read back (Add's lookups,
-// one transaction, lookups again), each op one new address. Run it with
+// one transaction, a lookup again), each op one new address. Run it with
 // -benchtime=2000x or so: p50 and p99 come from the ops.
 //
 // "process" runs the adds in a child process started inside the test
 // namespace, dialling netlink there as Riposte does in production;
 // "netns-fd" runs them here, each session opening /run/netns/NAME as tests
-// do, which adds a namespace switch per add. set=N preloads N elements:
-// the kernel's commit of an interval set takes time linear in its size.
+// do, which adds a namespace switch per add. set=N preloads N addresses
+// (the hash set), nets=N preloads N /30 blocks (the interval set, which an
+// address add looks up). add=cidr adds /30 blocks instead of addresses, at
+// most nftCidrOps of them: the kernel commits a change to an interval set
+// in time linear in its size.
 func BenchmarkNftLatency(b *testing.B) {
-	for _, bc := range []struct {
-		mode    string
-		preload int
-	}{
-		{"process", 0},
-		{"process", 10000},
-		{"process", 100000},
-		{"netns-fd", 0},
+	for _, bc := range []nftLatencyCase{
+		{mode: "process", preload: 0},
+		{mode: "process", preload: 10000},
+		{mode: "process", preload: 100000},
+		{mode: "process", preload: 100000, nets: true},
+		{mode: "netns-fd", preload: 0},
+		{mode: "process", preload: 0, cidr: true},
+		{mode: "process", preload: 10000, nets: true, cidr: true},
+		{mode: "process", preload: 100000, nets: true, cidr: true},
 	} {
-		b.Run(fmt.Sprintf("%s,set=%d", bc.mode, bc.preload), func(b *testing.B) {
+		b.Run(bc.String(), func(b *testing.B) {
 			ns := newNetns(b)
 			requireProgram(b, "nft")
+			n := b.N
+			if bc.cidr {
+				n = min(n, nftCidrOps)
+			}
 			var durs []time.Duration
 			if bc.mode == "process" {
-				durs = latencyInChild(b, ns, b.N, bc.preload)
+				durs = latencyInChild(b, ns, n, bc)
 			} else {
 				be := nftTestBackend(b, ns, &Env{Timeout: time.Hour})
 				var err error
-				durs, err = timeAdds(be, b.N, bc.preload)
+				durs, err = timeAdds(be, n, bc)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -98,20 +188,29 @@ func BenchmarkNftLatency(b *testing.B) {
 			b.ReportMetric(float64(sum.Nanoseconds())/float64(len(durs)), "ns/op")
 			b.ReportMetric(float64(durs[len(durs)/2].Nanoseconds())/1e3, "p50-µs")
 			b.ReportMetric(float64(durs[len(durs)*99/100].Nanoseconds())/1e3, "p99-µs")
+			b.ReportMetric(float64(durs[len(durs)-1].Nanoseconds())/1e3, "max-µs")
 		})
 	}
 }
 
-// timeAdds preloads the set, adds one address to have the table in place,
-// then times n adds of new addresses.
-func timeAdds(be *nftBackend, n, preload int) ([]time.Duration, error) {
+// timeAdds preloads the sets, adds one address to have the table in
+// place, then times n adds of new addresses (or /30 blocks) outside the
+// preload.
+func timeAdds(be *nftBackend, n int, c nftLatencyCase) ([]time.Duration, error) {
 	ctx := context.Background()
-	if err := be.AddMany(ctx, append(benchPrefixes(preload), pfx("172.31.255.255/32")), time.Hour); err != nil {
+	preload := benchPrefixes(c.preload)
+	if c.nets {
+		preload = benchNets(c.preload)
+	}
+	if err := be.AddMany(ctx, append(preload, pfx("172.31.255.255/32")), time.Hour); err != nil {
 		return nil, err
 	}
 	durs := make([]time.Duration, 0, n)
 	for i := range n {
 		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16 + byte(i>>16), byte(i >> 8), byte(i)}), 32)
+		if c.cidr {
+			p = netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16 + byte(i>>14), byte(i >> 6), byte(i << 2)}), 30)
+		}
 		start := time.Now()
 		if err := be.add(ctx, p); err != nil {
 			return nil, err
@@ -123,9 +222,9 @@ func timeAdds(be *nftBackend, n, preload int) ([]time.Duration, error) {
 
 // latencyInChild runs TestNftLatencyChild in a child process inside ns and
 // returns the times it measured.
-func latencyInChild(b *testing.B, ns string, n, preload int) []time.Duration {
+func latencyInChild(b *testing.B, ns string, n int, c nftLatencyCase) []time.Duration {
 	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestNftLatencyChild$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("RIPOSTE_NFT_LATENCY=%d,%d", n, preload))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("RIPOSTE_NFT_LATENCY=%d,%d,%d,%d", n, c.preload, b2i(c.nets), b2i(c.cidr)))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		b.Fatalf("child: %v\n%s", err, out)
@@ -149,12 +248,14 @@ func latencyInChild(b *testing.B, ns string, n, preload int) []time.Duration {
 // TestNftLatencyChild is BenchmarkNftLatency's child, started inside the
 // benchmark's namespace; it is skipped otherwise.
 func TestNftLatencyChild(t *testing.T) {
-	var n, preload int
-	if _, err := fmt.Sscanf(os.Getenv("RIPOSTE_NFT_LATENCY"), "%d,%d", &n, &preload); err != nil {
+	var n, nets, cidr int
+	var c nftLatencyCase
+	if _, err := fmt.Sscanf(os.Getenv("RIPOSTE_NFT_LATENCY"), "%d,%d,%d,%d", &n, &c.preload, &nets, &cidr); err != nil {
 		t.Skip("run by BenchmarkNftLatency")
 	}
+	c.nets, c.cidr = nets == 1, cidr == 1
 	be := &nftBackend{connect: func() (*nftSession, error) { return openNftSession("") }, timeout: time.Hour}
-	durs, err := timeAdds(be, n, preload)
+	durs, err := timeAdds(be, n, c)
 	if err != nil {
 		t.Fatal(err)
 	}

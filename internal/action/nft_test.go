@@ -6,16 +6,19 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/nftables"
+	"golang.org/x/sys/unix"
 )
 
 var updateNft = flag.Bool("update-nft", false, "rewrite testdata/nft golden files")
@@ -46,10 +49,10 @@ func TestNftTimeoutExpires(t *testing.T) {
 	if err := b.add(t.Context(), pfx("192.0.2.1/32")); err != nil {
 		t.Fatal(err)
 	}
-	if got := nftListSet(t, ns, nftSet4); len(got) != 1 || got[0].Timeout != 2 {
+	if got := nftListSet(t, ns, nftAddr4); len(got) != 1 || got[0].Timeout != 2 {
 		t.Fatalf("after add: %+v", got)
 	}
-	gone := func() bool { return len(nftListSet(t, ns, nftSet4)) == 0 }
+	gone := func() bool { return len(nftListSet(t, ns, nftAddr4)) == 0 }
 	if !waitFor(5*time.Second, gone) {
 		t.Fatalf("element still there after %v", time.Since(start))
 	}
@@ -76,10 +79,10 @@ func TestNftRefresh(t *testing.T) {
 	refreshed := time.Now()
 	// Past the first timeout, the refreshed element is still there.
 	time.Sleep(time.Until(start.Add(2500 * time.Millisecond)))
-	if got := nftListSet(t, ns, nftSet6); len(got) != 1 {
+	if got := nftListSet(t, ns, nftAddr6); len(got) != 1 {
 		t.Fatalf("%v after the first add: %+v", time.Since(start), got)
 	}
-	if !waitFor(5*time.Second, func() bool { return len(nftListSet(t, ns, nftSet6)) == 0 }) {
+	if !waitFor(5*time.Second, func() bool { return len(nftListSet(t, ns, nftAddr6)) == 0 }) {
 		t.Fatal("refreshed element never expired")
 	}
 	if d := time.Since(refreshed); d < 1900*time.Millisecond {
@@ -110,7 +113,7 @@ func TestNftPresentAfterFlush(t *testing.T) {
 	if !present() {
 		t.Fatal("not present after add")
 	}
-	inNetns(t, ns, "nft", "flush", "set", "inet", "riposte", "riposte_block4")
+	inNetns(t, ns, "nft", "flush", "set", "inet", "riposte", "riposte_addr4")
 	if present() {
 		t.Fatal("present after nft flush set")
 	}
@@ -135,8 +138,11 @@ func TestNftPresentAfterFlush(t *testing.T) {
 	if !present() {
 		t.Fatal("not present after add on a flushed ruleset")
 	}
-	if out := inNetns(t, ns, "nft", "list", "chain", "inet", "riposte", "riposte_input"); !strings.Contains(out, "ip saddr @riposte_block4 drop") {
-		t.Fatalf("chain not rebuilt:\n%s", out)
+	out := inNetns(t, ns, "nft", "list", "chain", "inet", "riposte", "riposte_input")
+	for _, r := range []string{"ip saddr @riposte_addr4 drop", "ip saddr @riposte_net4 drop", "ip6 saddr @riposte_addr6 drop", "ip6 saddr @riposte_net6 drop"} {
+		if !strings.Contains(out, r) {
+			t.Fatalf("chain not rebuilt: no %q:\n%s", r, out)
+		}
 	}
 }
 
@@ -146,8 +152,10 @@ func TestNftOverlap(t *testing.T) {
 	ctx := t.Context()
 	texts := func() []string {
 		var s []string
-		for _, e := range nftListSet(t, ns, nftSet4) {
-			s = append(s, e.Text)
+		for _, set := range []string{nftAddr4, nftNet4} {
+			for _, e := range nftListSet(t, ns, set) {
+				s = append(s, e.Text)
+			}
 		}
 		slices.Sort(s)
 		return s
@@ -166,13 +174,14 @@ func TestNftOverlap(t *testing.T) {
 	if got := texts(); !slices.Equal(got, []string{"10.0.0.0/8"}) {
 		t.Fatalf("set: %q", got)
 	}
-	// A wider block replaces the narrower ones inside it.
+	// A wider block replaces the narrower CIDR blocks inside it; an
+	// address blocked on its own stays in its set.
 	must(t, b.add(ctx, pfx("192.0.2.5/32")))
 	must(t, b.add(ctx, pfx("192.0.2.128/25")))
 	must(t, b.add(ctx, pfx("192.0.3.0/24"))) // adjacent, stays
 	must(t, b.add(ctx, pfx("192.0.2.0/24")))
-	if got := texts(); !slices.Equal(got, []string{"10.0.0.0/8", "192.0.2.0/24", "192.0.3.0/24"}) {
-		t.Fatalf("set: %q", got)
+	if got := texts(); !slices.Equal(got, []string{"10.0.0.0/8", "192.0.2.0/24", "192.0.2.5", "192.0.3.0/24"}) {
+		t.Fatalf("sets: %q", got)
 	}
 	for _, s := range []string{"192.0.2.5/32", "192.0.2.255/32", "192.0.3.0/24", "10.255.255.255/32"} {
 		if ok, err := b.present(ctx, pfx(s)); err != nil || !ok {
@@ -183,6 +192,14 @@ func TestNftOverlap(t *testing.T) {
 		if ok, err := b.present(ctx, pfx(s)); err != nil || ok {
 			t.Errorf("%s: present = %v, %v", s, ok, err)
 		}
+	}
+	// Deleting the wider block leaves the address blocked on its own.
+	must(t, b.del(ctx, pfx("192.0.2.0/24")))
+	if ok, err := b.present(ctx, pfx("192.0.2.5/32")); err != nil || !ok {
+		t.Errorf("192.0.2.5 after deleting 192.0.2.0/24: present = %v, %v", ok, err)
+	}
+	if ok, err := b.present(ctx, pfx("192.0.2.6/32")); err != nil || ok {
+		t.Errorf("192.0.2.6 after deleting 192.0.2.0/24: present = %v, %v", ok, err)
 	}
 }
 
@@ -206,9 +223,9 @@ func TestNftEdges(t *testing.T) {
 		}
 		must(t, b.del(ctx, p))
 	}
-	for _, set := range []string{nftSet4, nftSet6} {
-		if got := nftListSet(t, ns, set); len(got) != 0 {
-			t.Errorf("%s not empty: %+v", set, got)
+	for _, set := range nftSets() {
+		if got := nftListSet(t, ns, set.Name); len(got) != 0 {
+			t.Errorf("%s not empty: %+v", set.Name, got)
 		}
 	}
 }
@@ -227,17 +244,17 @@ func TestNftAddMany(t *testing.T) {
 	if err := b.AddMany(t.Context(), ps, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	v4, v6 := nftListSet(t, ns, nftSet4), nftListSet(t, ns, nftSet6)
-	if len(v4) != 3000-1+1+1 || len(v6) != 3000 {
-		t.Fatalf("%d IPv4 and %d IPv6 elements", len(v4), len(v6))
+	v4, net4, v6 := nftListSet(t, ns, nftAddr4), nftListSet(t, ns, nftNet4), nftListSet(t, ns, nftAddr6)
+	if len(v4) != 3000-1+1 || len(net4) != 1 || len(v6) != 3000 {
+		t.Fatalf("%d IPv4 addresses, %d IPv4 networks and %d IPv6 addresses", len(v4), len(net4), len(v6))
 	}
 	for _, s := range []string{"10.0.5.1/32", "10.11.183.1/32", "172.16.0.1/32", "2001:db8::bb7/128"} {
 		if ok, err := b.present(t.Context(), pfx(s)); err != nil || !ok {
 			t.Errorf("%s: present = %v, %v", s, ok, err)
 		}
 	}
-	if v4[0].Timeout != 3600 {
-		t.Errorf("element timeout %d, want 3600", v4[0].Timeout)
+	if v4[0].Timeout != 3600 || net4[0].Timeout != 3600 {
+		t.Errorf("element timeouts %d and %d, want 3600", v4[0].Timeout, net4[0].Timeout)
 	}
 	// Again: elements already there are not an error.
 	if err := b.AddMany(t.Context(), ps[:10], time.Hour); err != nil {
@@ -265,13 +282,21 @@ func TestNftAddManyOverlap(t *testing.T) {
 	}
 	must(t, b.AddMany(ctx, bulk, 2*time.Hour))
 	var got []string
-	for _, set := range []string{nftSet4, nftSet6} {
-		for _, e := range nftListSet(t, ns, set) {
-			got = append(got, fmt.Sprintf("%s %ds", e.Text, e.Timeout))
+	for _, set := range nftSets() {
+		for _, e := range nftListSet(t, ns, set.Name) {
+			got = append(got, fmt.Sprintf("%s %s %ds", set.Name, e.Text, e.Timeout))
 		}
 	}
 	slices.Sort(got)
-	want := []string{"10.0.0.0/8 3600s", "192.0.2.0/24 7200s", "198.51.100.7 3600s", "2001:db8:1::1 7200s", "2001:db8::/64 3600s", "203.0.113.0/24 7200s"}
+	want := []string{
+		"riposte_addr4 192.0.2.5 3600s", // blocked on its own, under 192.0.2.0/24 now
+		"riposte_addr4 198.51.100.7 3600s",
+		"riposte_addr6 2001:db8:1::1 7200s",
+		"riposte_net4 10.0.0.0/8 3600s",
+		"riposte_net4 192.0.2.0/24 7200s",
+		"riposte_net4 203.0.113.0/24 7200s",
+		"riposte_net6 2001:db8::/64 3600s",
+	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("sets hold %q, want %q", got, want)
 	}
@@ -281,15 +306,42 @@ func TestNftAddManyOverlap(t *testing.T) {
 		}
 	}
 	// A bulk straddling a range put in by hand is refused.
-	inNetns(t, ns, "nft", "add", "element", "inet", "riposte", "riposte_block4", "{ 172.16.0.10-172.16.0.20 }")
+	inNetns(t, ns, "nft", "add", "element", "inet", "riposte", "riposte_net4", "{ 172.16.0.10-172.16.0.20 }")
 	if err := b.AddMany(ctx, []netip.Prefix{pfx("172.16.0.16/28")}, 0); err == nil || !strings.Contains(err.Error(), "straddles") {
 		t.Errorf("straddling bulk: %v", err)
 	}
 }
 
+// nftLegacyLayout is the table as versions before the split into hash and
+// interval sets left it, with blocks in it.
+const nftLegacyLayout = `table inet riposte {
+	set riposte_block4 {
+		type ipv4_addr
+		flags interval,timeout
+		elements = { 192.0.2.99 timeout 1h, 10.0.0.0/8 timeout 1h }
+	}
+	set riposte_block6 {
+		type ipv6_addr
+		flags interval,timeout
+		elements = { 2001:db8::99 timeout 1h }
+	}
+	chain riposte_input {
+		type filter hook input priority filter - 10; policy accept;
+		ip saddr @riposte_block4 drop
+		ip6 saddr @riposte_block6 drop
+	}
+	chain riposte_forward {
+		type filter hook forward priority filter - 10; policy accept;
+		ip saddr @riposte_block4 drop
+		ip6 saddr @riposte_block6 drop
+	}
+}
+`
+
 // TestNftRuleset compares the whole ruleset of the namespace with a golden
-// file: Riposte's table layout, and another table left as it was. Run with
-// -update-nft to rewrite the files.
+// file: Riposte's table layout, and another table left as it was. The
+// migrate case starts from the layout of earlier versions and must end
+// where a fresh start does. Run with -update-nft to rewrite the files.
 func TestNftRuleset(t *testing.T) {
 	const other = `table inet other {
 	chain input {
@@ -299,11 +351,14 @@ func TestNftRuleset(t *testing.T) {
 }
 `
 	tests := []struct {
-		name string
-		opts Options
+		name   string
+		golden string
+		before string // ruleset loaded first, besides the other table
+		opts   Options
 	}{
-		{"ruleset", Options{}},
-		{"ruleset-output-ingress", Options{Output: true, Ingress: "rip0"}},
+		{"fresh", "ruleset", "", Options{}},
+		{"output-ingress", "ruleset-output-ingress", "", Options{Output: true, Ingress: "rip0"}},
+		{"migrate", "ruleset", nftLegacyLayout, Options{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,7 +370,7 @@ func TestNftRuleset(t *testing.T) {
 				}
 			}
 			f := filepath.Join(t.TempDir(), "other.nft")
-			must(t, os.WriteFile(f, []byte(other), 0o600))
+			must(t, os.WriteFile(f, []byte(other+tt.before), 0o600))
 			inNetns(t, ns, "nft", "-f", f)
 			before := inNetns(t, ns, "nft", "list", "table", "inet", "other")
 
@@ -329,8 +384,8 @@ func TestNftRuleset(t *testing.T) {
 				t.Errorf("table inet other changed:\n%s\nwas\n%s", after, before)
 			}
 			got := normaliseRuleset(inNetns(t, ns, "nft", "list", "ruleset"))
-			golden := filepath.Join("testdata", "nft", tt.name+".nft")
-			if *updateNft {
+			golden := filepath.Join("testdata", "nft", tt.golden+".nft")
+			if *updateNft && tt.before == "" {
 				must(t, os.MkdirAll(filepath.Dir(golden), 0o755))
 				must(t, os.WriteFile(golden, []byte(got), 0o644))
 			}
@@ -483,31 +538,128 @@ func TestNftPlan(t *testing.T) {
 	}
 }
 
+// TestNftNetOverlap places CIDR blocks over others, narrow ones (found
+// with a lookup per address) and wide ones (found by reading the set).
+func TestNftNetOverlap(t *testing.T) {
+	ns := newNetns(t)
+	b := nftTestBackend(t, ns, &Env{Timeout: time.Hour})
+	ctx := t.Context()
+	nets := func() []string {
+		var s []string
+		for _, set := range []string{nftNet4, nftNet6} {
+			for _, e := range nftListSet(t, ns, set) {
+				s = append(s, e.Text)
+			}
+		}
+		slices.Sort(s)
+		return s
+	}
+	must(t, b.add(ctx, pfx("192.0.2.1/32"))) // the table
+	inNetns(t, ns, "nft", "add", "element", "inet", "riposte", "riposte_net4", "{ 172.16.0.10-172.16.0.20 }")
+	for _, s := range []string{"172.16.0.16/28", "172.16.0.8/29"} {
+		if err := b.add(ctx, pfx(s)); err == nil || !strings.Contains(err.Error(), "straddles") {
+			t.Errorf("%s over 172.16.0.10-172.16.0.20: %v", s, err)
+		}
+	}
+	must(t, b.add(ctx, pfx("172.16.0.0/27")))
+	must(t, b.add(ctx, pfx("10.1.0.0/16")))
+	must(t, b.add(ctx, pfx("10.2.3.0/24")))
+	must(t, b.add(ctx, pfx("10.0.0.0/8")))
+	must(t, b.add(ctx, pfx("10.5.5.0/24"))) // inside 10.0.0.0/8: nothing
+	must(t, b.add(ctx, pfx("255.255.255.254/31")))
+	must(t, b.add(ctx, pfx("255.255.255.252/30")))
+	must(t, b.add(ctx, pfx("::2/127")))
+	must(t, b.add(ctx, pfx("::/126")))
+	must(t, b.add(ctx, pfx("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0/126")))
+	must(t, b.add(ctx, pfx("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0/124")))
+	want := []string{"10.0.0.0/8", "172.16.0.0/27", "255.255.255.252/30", "::/126", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0/124"}
+	if got := nets(); !slices.Equal(got, want) {
+		t.Fatalf("net sets hold %q, want %q", got, want)
+	}
+	for _, s := range []string{"172.16.0.31/32", "10.255.0.0/16", "255.255.255.255/32", "::3/128", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128"} {
+		if ok, err := b.present(ctx, pfx(s)); err != nil || !ok {
+			t.Errorf("%s: present = %v, %v", s, ok, err)
+		}
+	}
+}
+
+func TestNftScanned(t *testing.T) {
+	a := netip.MustParseAddr
+	p := pfx("192.0.2.0/29")
+	var addrs []netip.Addr
+	for i := range 9 {
+		addrs = append(addrs, netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}))
+	}
+	starts := func(ss ...string) []netip.Addr {
+		var out []netip.Addr
+		for _, s := range ss {
+			if s == "" {
+				out = append(out, netip.Addr{})
+			} else {
+				out = append(out, a("192.0.2."+s))
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		starts []netip.Addr
+		ivs    string
+		plan   string
+	}{
+		{starts("", "1", "1", "", "", "", "", "", ""), "[192.0.2.1-192.0.2.2]", "[192.0.2.0/29] [192.0.2.1-192.0.2.2]"},
+		{starts("", "1", "1", "3", "", "5", "5", "5", ""), "[192.0.2.1-192.0.2.2 192.0.2.3-192.0.2.3 192.0.2.5-192.0.2.7]", "[192.0.2.0/29] [192.0.2.1-192.0.2.2 192.0.2.3-192.0.2.3 192.0.2.5-192.0.2.7]"},
+		{starts("", "", "", "", "", "5", "5", "5", "5"), "[192.0.2.5-192.0.2.8]", "straddles"},
+		{starts("", "", "", "", "", "", "", "", "8"), "[]", "[192.0.2.0/29] []"},
+	}
+	for _, tt := range tests {
+		ivs := nftScanned(p, addrs, tt.starts)
+		if got := fmt.Sprint(ivs); got != tt.ivs {
+			t.Errorf("%v: intervals %s, want %s", tt.starts, got, tt.ivs)
+		}
+		for _, iv := range ivs {
+			if iv.end != iv.last.Next() {
+				t.Errorf("%v: end %v", iv, iv.end)
+			}
+		}
+		add, inside, err := nftPlan(ivs, []netip.Prefix{p})
+		got := fmt.Sprint(add, " ", inside)
+		if err != nil {
+			got = err.Error()
+		}
+		if !strings.Contains(got, tt.plan) {
+			t.Errorf("%v: plan %s, want %s", tt.starts, got, tt.plan)
+		}
+	}
+	// An interval before p running into it.
+	ivs := nftScanned(p, addrs, []netip.Addr{a("192.0.1.0"), a("192.0.1.0"), {}, {}, {}, {}, {}, {}, {}})
+	if _, _, err := nftPlan(ivs, []netip.Prefix{p}); err == nil || !strings.Contains(err.Error(), "straddles") {
+		t.Errorf("%v: %v", ivs, err)
+	}
+}
+
 // TestNftMessageBytes pins the netlink messages Riposte builds itself,
 // byte for byte (attribute headers in host order, as on amd64 and arm64).
 func TestNftMessageBytes(t *testing.T) {
 	if !littleEndian() {
 		t.Skip("expected bytes are for little-endian hosts")
 	}
-	table := []byte{0x0c, 0x00, 0x01, 0x00, 'r', 'i', 'p', 'o', 's', 't', 'e', 0x00}                                        // NFTA_SET_ELEM_LIST_TABLE "riposte"
-	set := []byte{0x13, 0x00, 0x02, 0x00, 'r', 'i', 'p', 'o', 's', 't', 'e', '_', 'b', 'l', 'o', 'c', 'k', '4', 0x00, 0x00} // NFTA_SET_ELEM_LIST_SET "riposte_block4", padded
+	table := []byte{0x0c, 0x00, 0x01, 0x00, 'r', 'i', 'p', 'o', 's', 't', 'e', 0x00}                                           // NFTA_SET_ELEM_LIST_TABLE "riposte"
+	addr4 := []byte{0x12, 0x00, 0x02, 0x00, 'r', 'i', 'p', 'o', 's', 't', 'e', '_', 'a', 'd', 'd', 'r', '4', 0x00, 0x00, 0x00} // NFTA_SET_ELEM_LIST_SET "riposte_addr4", padded
+	net4 := []byte{0x11, 0x00, 0x02, 0x00, 'r', 'i', 'p', 'o', 's', 't', 'e', '_', 'n', 'e', 't', '4', 0x00, 0x00, 0x00, 0x00} // NFTA_SET_ELEM_LIST_SET "riposte_net4", padded
 	cat := func(bs ...[]byte) []byte { return slices.Concat(bs...) }
+	a := netip.MustParseAddr("192.0.2.7")
 
-	// nft add element inet riposte riposte_block4 { 192.0.2.7 timeout 60s }
-	m, err := nftSetElemsMsg(nftSet4, nftElems(pfx("192.0.2.7/32"), time.Minute), false, true)
+	// nft add element inet riposte riposte_addr4 { 192.0.2.7 timeout 60s }
+	m, err := nftSetElemsMsg(nftAddr4, []nftables.SetElement{nftAddrElem(a, time.Minute)}, false, true)
 	must(t, err)
 	want := cat(
 		[]byte{0x01, 0x00, 0x00, 0x00}, // nfgenmsg: NFPROTO_INET, v0, res 0
-		table, set,
-		[]byte{0x38, 0x00, 0x03, 0x80},                               // NFTA_SET_ELEM_LIST_ELEMENTS, nested, 56 bytes
-		[]byte{0x1c, 0x00, 0x01, 0x80},                               //   element: the start
+		table, addr4,
+		[]byte{0x20, 0x00, 0x03, 0x80},                               // NFTA_SET_ELEM_LIST_ELEMENTS, nested, 32 bytes
+		[]byte{0x1c, 0x00, 0x01, 0x80},                               //   element
 		[]byte{0x0c, 0x00, 0x01, 0x80},                               //     NFTA_SET_ELEM_KEY
 		[]byte{0x08, 0x00, 0x01, 0x00, 192, 0, 2, 7},                 // NFTA_DATA_VALUE 192.0.2.7
 		[]byte{0x0c, 0x00, 0x04, 0x00, 0, 0, 0, 0, 0, 0, 0xea, 0x60}, // NFTA_SET_ELEM_TIMEOUT 60000 ms
-		[]byte{0x18, 0x00, 0x01, 0x80},                               //   element: the interval end
-		[]byte{0x08, 0x00, 0x03, 0x00, 0, 0, 0, 1},                   // NFTA_SET_ELEM_FLAGS NFT_SET_ELEM_INTERVAL_END
-		[]byte{0x0c, 0x00, 0x01, 0x80},                               //     NFTA_SET_ELEM_KEY
-		[]byte{0x08, 0x00, 0x01, 0x00, 192, 0, 2, 8},                 // NFTA_DATA_VALUE 192.0.2.8
 	)
 	if m.Header.Type != 0x0a0c || m.Header.Flags != 0x601 { // NFT_MSG_NEWSETELEM; REQUEST|CREATE|EXCL
 		t.Errorf("add: type %#x flags %#x", m.Header.Type, m.Header.Flags)
@@ -516,15 +668,14 @@ func TestNftMessageBytes(t *testing.T) {
 		t.Errorf("add:\n% x\nwant\n% x", m.Data, want)
 	}
 
-	// nft delete element inet riposte riposte_block4 { 192.0.2.7 }
-	m, err = nftSetElemsMsg(nftSet4, nftElems(pfx("192.0.2.7/32"), 0), true, false)
+	// nft delete element inet riposte riposte_addr4 { 192.0.2.7 }
+	m, err = nftSetElemsMsg(nftAddr4, []nftables.SetElement{nftAddrElem(a, 0)}, true, false)
 	must(t, err)
 	want = cat(
 		[]byte{0x01, 0x00, 0x00, 0x00},
-		table, set,
-		[]byte{0x2c, 0x00, 0x03, 0x80}, // NFTA_SET_ELEM_LIST_ELEMENTS, 44 bytes
+		table, addr4,
+		[]byte{0x14, 0x00, 0x03, 0x80}, // NFTA_SET_ELEM_LIST_ELEMENTS, 20 bytes
 		[]byte{0x10, 0x00, 0x01, 0x80, 0x0c, 0x00, 0x01, 0x80, 0x08, 0x00, 0x01, 0x00, 192, 0, 2, 7},
-		[]byte{0x18, 0x00, 0x01, 0x80, 0x08, 0x00, 0x03, 0x00, 0, 0, 0, 1, 0x0c, 0x00, 0x01, 0x80, 0x08, 0x00, 0x01, 0x00, 192, 0, 2, 8},
 	)
 	if m.Header.Type != 0x0a0e || m.Header.Flags != 0x001 { // NFT_MSG_DELSETELEM; REQUEST
 		t.Errorf("delete: type %#x flags %#x", m.Header.Type, m.Header.Flags)
@@ -533,12 +684,35 @@ func TestNftMessageBytes(t *testing.T) {
 		t.Errorf("delete:\n% x\nwant\n% x", m.Data, want)
 	}
 
-	// nft get element inet riposte riposte_block4 { 192.0.2.7 }
-	m, err = nftGetElemsMsg(nftSet4, []netip.Addr{netip.MustParseAddr("192.0.2.7")})
+	// nft add element inet riposte riposte_net4 { 198.51.100.0/24 timeout 60s }
+	m, err = nftSetElemsMsg(nftNet4, nftElems(pfx("198.51.100.0/24"), time.Minute), false, false)
 	must(t, err)
 	want = cat(
 		[]byte{0x01, 0x00, 0x00, 0x00},
-		table, set,
+		table, net4,
+		[]byte{0x38, 0x00, 0x03, 0x80},                               // NFTA_SET_ELEM_LIST_ELEMENTS, nested, 56 bytes
+		[]byte{0x1c, 0x00, 0x01, 0x80},                               //   element: the start
+		[]byte{0x0c, 0x00, 0x01, 0x80},                               //     NFTA_SET_ELEM_KEY
+		[]byte{0x08, 0x00, 0x01, 0x00, 198, 51, 100, 0},              // NFTA_DATA_VALUE 198.51.100.0
+		[]byte{0x0c, 0x00, 0x04, 0x00, 0, 0, 0, 0, 0, 0, 0xea, 0x60}, // NFTA_SET_ELEM_TIMEOUT 60000 ms
+		[]byte{0x18, 0x00, 0x01, 0x80},                               //   element: the interval end
+		[]byte{0x08, 0x00, 0x03, 0x00, 0, 0, 0, 1},                   // NFTA_SET_ELEM_FLAGS NFT_SET_ELEM_INTERVAL_END
+		[]byte{0x0c, 0x00, 0x01, 0x80},                               //     NFTA_SET_ELEM_KEY
+		[]byte{0x08, 0x00, 0x01, 0x00, 198, 51, 101, 0},              // NFTA_DATA_VALUE 198.51.101.0
+	)
+	if m.Header.Type != 0x0a0c || m.Header.Flags != 0x401 { // NFT_MSG_NEWSETELEM; REQUEST|CREATE
+		t.Errorf("add interval: type %#x flags %#x", m.Header.Type, m.Header.Flags)
+	}
+	if !slices.Equal(m.Data, want) {
+		t.Errorf("add interval:\n% x\nwant\n% x", m.Data, want)
+	}
+
+	// nft get element inet riposte riposte_addr4 { 192.0.2.7 }
+	m, err = nftGetElemsMsg(nftAddr4, []netip.Addr{a})
+	must(t, err)
+	want = cat(
+		[]byte{0x01, 0x00, 0x00, 0x00},
+		table, addr4,
 		[]byte{0x14, 0x00, 0x03, 0x80, 0x10, 0x00, 0x01, 0x80, 0x0c, 0x00, 0x01, 0x80, 0x08, 0x00, 0x01, 0x00, 192, 0, 2, 7},
 	)
 	if m.Header.Type != 0x0a0d || m.Header.Flags != 0x001 { // NFT_MSG_GETSETELEM; REQUEST
@@ -547,9 +721,234 @@ func TestNftMessageBytes(t *testing.T) {
 	if !slices.Equal(m.Data, want) {
 		t.Errorf("get:\n% x\nwant\n% x", m.Data, want)
 	}
-	if a, ok := parseElemKey(m.Data); !ok || a != netip.MustParseAddr("192.0.2.7") {
-		t.Errorf("parseElemKey = %v, %v", a, ok)
+	if got, ok := parseElemKey(m.Data); !ok || got != a {
+		t.Errorf("parseElemKey = %v, %v", got, ok)
 	}
 }
 
 func littleEndian() bool { return binary.NativeEndian.Uint16([]byte{1, 0}) == 1 }
+
+// TestNftAddrAndNet blocks an address and a CIDR block of each family, sees
+// packets from them dropped and others not, and removes the blocks. A CIDR
+// block over an address blocked on its own does not take the address with
+// it when deleted.
+func TestNftAddrAndNet(t *testing.T) {
+	ns := newNetns(t)
+	b := nftTestBackend(t, ns, &Env{Timeout: time.Hour})
+	ctx := t.Context()
+	probe := newNftProbe(t, ns, "192.0.2.7", "198.51.100.9", "203.0.113.1", "2001:db8::7", "2001:db8:1::9", "2001:db8:2::1")
+	expect := func(step string, blocked ...string) {
+		t.Helper()
+		slices.Sort(blocked)
+		if got := probe.blocked(t); !slices.Equal(got, blocked) {
+			t.Fatalf("%s: packets dropped from %q, want %q", step, got, blocked)
+		}
+	}
+	held := func(step, set string, want ...string) {
+		t.Helper()
+		var got []string
+		for _, e := range nftListSet(t, ns, set) {
+			got = append(got, e.Text)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: %s holds %q, want %q", step, set, got, want)
+		}
+	}
+	present := func(step string, want bool, ps ...string) {
+		t.Helper()
+		for _, s := range ps {
+			if ok, err := b.present(ctx, pfx(s)); err != nil || ok != want {
+				t.Fatalf("%s: %s: present = %v, %v; want %v", step, s, ok, err, want)
+			}
+		}
+	}
+	blocks := []string{"192.0.2.7/32", "198.51.100.0/24", "2001:db8::7/128", "2001:db8:1::/48"}
+
+	expect("before")
+	for _, s := range blocks {
+		must(t, b.add(ctx, pfx(s)))
+	}
+	held("add", nftAddr4, "192.0.2.7")
+	held("add", nftNet4, "198.51.100.0/24")
+	held("add", nftAddr6, "2001:db8::7")
+	held("add", nftNet6, "2001:db8:1::/48")
+	present("add", true, append(blocks, "198.51.100.9/32", "2001:db8:1::9/128")...)
+	present("add", false, "203.0.113.1/32", "2001:db8:2::1/128", "198.51.100.0/23")
+	expect("add", "192.0.2.7", "198.51.100.9", "2001:db8::7", "2001:db8:1::9")
+
+	// A CIDR block over 192.0.2.7, deleted: 192.0.2.7 stays blocked.
+	must(t, b.add(ctx, pfx("192.0.2.0/24")))
+	held("add 192.0.2.0/24", nftNet4, "192.0.2.0/24", "198.51.100.0/24")
+	must(t, b.del(ctx, pfx("192.0.2.0/24")))
+	held("delete 192.0.2.0/24", nftAddr4, "192.0.2.7")
+	held("delete 192.0.2.0/24", nftNet4, "198.51.100.0/24")
+	present("delete 192.0.2.0/24", true, "192.0.2.7/32")
+	expect("delete 192.0.2.0/24", "192.0.2.7", "198.51.100.9", "2001:db8::7", "2001:db8:1::9")
+
+	for _, s := range blocks {
+		must(t, b.del(ctx, pfx(s)))
+		must(t, b.del(ctx, pfx(s)))
+	}
+	for _, set := range nftSets() {
+		held("delete", set.Name)
+	}
+	present("delete", false, append(blocks, "198.51.100.9/32", "2001:db8:1::9/128")...)
+	expect("delete")
+}
+
+// TestNftMigrateFlags finds one of its sets with other flags (made by hand,
+// or by a version that got them wrong) and makes it again.
+func TestNftMigrateFlags(t *testing.T) {
+	ns := newNetns(t)
+	b := nftTestBackend(t, ns, &Env{Timeout: time.Hour})
+	f := filepath.Join(t.TempDir(), "old.nft")
+	must(t, os.WriteFile(f, []byte(`table inet riposte {
+	set riposte_addr4 {
+		type ipv4_addr
+		flags interval
+		elements = { 192.0.2.99, 10.0.0.0/8 }
+	}
+	chain riposte_input {
+		type filter hook input priority filter - 10; policy accept;
+		ip saddr @riposte_addr4 drop
+		tcp dport 22 counter
+	}
+}
+`), 0o600))
+	inNetns(t, ns, "nft", "-f", f)
+	must(t, b.add(t.Context(), pfx("192.0.2.1/32")))
+	set := inNetns(t, ns, "nft", "list", "set", "inet", "riposte", nftAddr4)
+	if !strings.Contains(set, "flags timeout\n") || strings.Contains(set, "192.0.2.99") {
+		t.Errorf("set not made again:\n%s", set)
+	}
+	if got := nftListSet(t, ns, nftAddr4); len(got) != 1 || got[0].Text != "192.0.2.1" {
+		t.Errorf("set holds %+v", got)
+	}
+	chain := inNetns(t, ns, "nft", "list", "chain", "inet", "riposte", nftChainInput)
+	for _, r := range []string{"ip saddr @riposte_addr4 drop", "ip saddr @riposte_net4 drop", "ip6 saddr @riposte_addr6 drop", "ip6 saddr @riposte_net6 drop", "tcp dport 22 counter"} {
+		if n := strings.Count(chain, r); n != 1 {
+			t.Errorf("%d rules %q in chain:\n%s", n, r, chain)
+		}
+	}
+}
+
+// nftProbe sends UDP packets from addresses of the loopback interface of a
+// namespace to a socket there, to see which the input chain drops.
+type nftProbe struct {
+	recv  *net.UDPConn
+	send  map[string]*net.UDPConn // by source address
+	round int
+}
+
+func newNftProbe(t *testing.T, ns string, srcs ...string) *nftProbe {
+	t.Helper()
+	for _, s := range srcs {
+		a := netip.MustParseAddr(s)
+		args := []string{"ip", "addr", "add", netip.PrefixFrom(a, a.BitLen()).String(), "dev", "lo"}
+		if a.Is6() {
+			args = append(args, "nodad")
+		}
+		inNetns(t, ns, args...)
+	}
+	p := &nftProbe{send: map[string]*net.UDPConn{}}
+	t.Cleanup(func() {
+		for _, c := range p.send {
+			c.Close()
+		}
+		if p.recv != nil {
+			p.recv.Close()
+		}
+	})
+	err := inNetnsThread(ns, func() error {
+		var err error
+		if p.recv, err = net.ListenUDP("udp", &net.UDPAddr{}); err != nil { // both families
+			return err
+		}
+		port := p.recv.LocalAddr().(*net.UDPAddr).Port
+		for _, s := range srcs {
+			src := netip.MustParseAddr(s)
+			dst := netip.MustParseAddr("127.0.0.1")
+			if src.Is6() {
+				dst = netip.IPv6Loopback()
+			}
+			c, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, 0)), net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, uint16(port))))
+			if err != nil {
+				return err
+			}
+			p.send[s] = c
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// blocked sends a packet from every source and returns, sorted, the
+// sources whose packet did not arrive within 300ms.
+func (p *nftProbe) blocked(t *testing.T) []string {
+	t.Helper()
+	p.round++
+	payload := fmt.Sprintf("probe %d", p.round)
+	for _, c := range p.send {
+		if _, err := c.Write([]byte(payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	arrived := map[string]bool{}
+	must(t, p.recv.SetReadDeadline(time.Now().Add(300*time.Millisecond)))
+	buf := make([]byte, 64)
+	for len(arrived) < len(p.send) {
+		n, from, err := p.recv.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			break // the deadline
+		}
+		if string(buf[:n]) == payload {
+			arrived[from.Addr().Unmap().String()] = true
+		}
+	}
+	var out []string
+	for s := range p.send {
+		if !arrived[s] {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// inNetnsThread runs fn on a thread moved into the namespace, so that the
+// sockets fn opens belong to it; they stay there when the thread goes back.
+// A thread that cannot go back ends with its goroutine.
+func inNetnsThread(ns string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		back, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer back.Close()
+		to, err := os.Open(filepath.Join("/run/netns", ns))
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer to.Close()
+		if err := unix.Setns(int(to.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("setns: %w", err)
+			return
+		}
+		err = fn()
+		if unix.Setns(int(back.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
+	}()
+	return <-errc
+}

@@ -494,3 +494,24 @@ func readFixture(t testing.TB, path string) ([]byte, []string) {
 	}
 	return []byte(in), strings.Split(strings.TrimSpace(want), "\n")
 }
+
+func TestDefaultReadsAuthLogOrJournal(t *testing.T) {
+	for _, authLog := range []bool{true, false} {
+		cfg, probs, err := Parse("d.conf", defaultXMLFor(authLog))
+		if err != nil || len(probs) > 0 {
+			t.Fatalf("authLog=%v: %v %v", authLog, probs, err)
+		}
+		want := LocalFile{Location: "journald", LogFormat: "journald"}
+		if authLog {
+			want = LocalFile{Location: AuthLog, LogFormat: "syslog"}
+		}
+		got := cfg.LocalFiles[0]
+		got.Pos = Pos{}
+		if len(cfg.LocalFiles) != 1 || got != want {
+			t.Errorf("authLog=%v: localfiles %+v", authLog, cfg.LocalFiles)
+		}
+		if r := cfg.Responses[0]; r.Command != "firewall-drop" || r.Timeout.Seconds() != 600 || len(r.RepeatedOffenders) != 3 {
+			t.Errorf("response %+v", r)
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"os"
+	"strings"
+)
 
 // defaultName is the file name given to the built-in configuration in
 // positions and problems.
@@ -66,16 +70,28 @@ const defaultXML = `<!--
     This one drops, for ten minutes, the source address of an SSH brute
     force attack, on the host where it was seen. Rules 5712, 5720 and 5763
     are the sshd rules of Wazuh's ruleset for brute-force attempts and
-    repeated authentication failures. A response needs a trigger: <level>
-    (rules of that level or higher), <rules_group> or <rules_id>.
-    <location> is local, server, defined-agent (with <agent_id>) or all.
+    repeated authentication failures (Riposte's built-in ruleset uses the
+    same ids). A response needs a trigger: <level> (rules of that level or
+    higher), <rules_group> or <rules_id>. <location> is local, server,
+    defined-agent (with <agent_id>) or all. A repeat offender is blocked
+    for 30 minutes, then one hour, then two hours.
   -->
   <active-response>
     <command>firewall-drop</command>
     <location>local</location>
     <rules_id>5712,5720,5763</rules_id>
     <timeout>600</timeout>
+    <repeated_offenders>30,60,120</repeated_offenders>
   </active-response>
+
+  <!--
+    Logs to watch: sshd writes to the auth log where a syslog daemon runs,
+    and only to the systemd journal otherwise.
+  -->
+  <localfile>
+    <log_format>@LOGFORMAT@</log_format>
+    <location>@LOCATION@</location>
+  </localfile>
 
   <!--
     Addresses that no response may act on: addresses, CIDR blocks
@@ -145,10 +161,27 @@ const defaultXML = `<!--
 </ossec_config>
 `
 
-// DefaultXML returns the text of the built-in configuration, an ossec.conf
-// with comments for operators. The caller may modify the returned slice.
+// DefaultXML returns the text of the built-in configuration for this host,
+// an ossec.conf with comments for operators: it reads /var/log/auth.log
+// where the host has one, and the systemd journal otherwise. The caller may
+// modify the returned slice.
 func DefaultXML() []byte {
-	return []byte(defaultXML)
+	_, err := os.Stat(AuthLog)
+	return defaultXMLFor(err == nil)
+}
+
+// AuthLog is where sshd's messages go on hosts with a syslog daemon.
+const AuthLog = "/var/log/auth.log"
+
+// defaultXMLFor returns the built-in configuration reading the auth log, or
+// the systemd journal when the host has no auth log.
+func defaultXMLFor(authLog bool) []byte {
+	format, location := "journald", "journald"
+	if authLog {
+		format, location = "syslog", AuthLog
+	}
+	r := strings.NewReplacer("@LOGFORMAT@", format, "@LOCATION@", location)
+	return []byte(r.Replace(defaultXML))
 }
 
 // Default returns the built-in configuration: Wazuh's default commands, one

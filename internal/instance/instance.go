@@ -16,6 +16,7 @@ import (
 
 	"github.com/riposte/riposte/internal/action"
 	"github.com/riposte/riposte/internal/alert"
+	"github.com/riposte/riposte/internal/analysis"
 	"github.com/riposte/riposte/internal/api"
 	"github.com/riposte/riposte/internal/arlog"
 	"github.com/riposte/riposte/internal/collect"
@@ -69,7 +70,8 @@ type Instance struct {
 	accepted, malformed, inputErrors, decisions, runs, runsFailed atomic.Uint64
 
 	onResultHook func(execd.Result)
-	lock         io.Closer // held while the instance owns the data directory
+	analysis     *analysis.Engine // nil without <localfile>
+	lock         io.Closer        // held while the instance owns the data directory
 
 	mu      sync.Mutex
 	results []execd.Result
@@ -117,6 +119,12 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 		return nil, err
 	}
 	in := &Instance{cfg: cfg, layout: l, log: log, engine: engine, arlog: al, onResultHook: opts.OnResult, lock: lock}
+	if len(cfg.LocalFiles) > 0 {
+		if in.analysis, err = in.loadRuleset(); err != nil {
+			al.Close()
+			return nil, err
+		}
+	}
 	x, err := execd.Open(execd.Options{
 		Dir:              l.Dir,
 		StatePath:        filepath.Join(l.StateDir(), "execd.db"),
@@ -184,7 +192,7 @@ func (in *Instance) Run(ctx context.Context) error {
 		lh := api.LoopbackHandler(in, in.log)
 		goRun("http", func(ctx context.Context) error { return serve(ctx, tl, lh) })
 	}
-	if len(in.cfg.Riposte.AlertsJSON) > 0 {
+	if len(in.cfg.Riposte.AlertsJSON) > 0 || in.analysis != nil {
 		// One offsets file for every follower: it is safe for several.
 		offsets, err := collect.OpenFileOffsets(filepath.Join(in.layout.StateDir(), "offsets.json"))
 		if err != nil {
@@ -195,6 +203,9 @@ func (in *Instance) Run(ctx context.Context) error {
 		}
 		for _, path := range in.cfg.Riposte.AlertsJSON {
 			goRun("alerts.json "+path, func(ctx context.Context) error { return in.followAlerts(ctx, path, offsets) })
+		}
+		if in.analysis != nil {
+			goRun("analysis", func(ctx context.Context) error { return in.runAnalysis(ctx, in.analysis, offsets) })
 		}
 	}
 	if hosts := in.engine.Allowlist().Hosts(); len(hosts) > 0 {
