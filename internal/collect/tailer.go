@@ -8,7 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
+
+	"github.com/fsnotify/fsnotify"
 )
 
 // Defaults for the zero values of TailerOptions.
@@ -137,6 +140,15 @@ func (t *Tailer) Run(ctx context.Context, fn func(Line) error) (err error) {
 			f.saved, f.haveSaved, f.persisted = p, true, p
 		}
 	}
+	// Changes to the file wake the follower at once; polling stays as the
+	// safety net (and the only mechanism where inotify is unavailable).
+	if w, werr := fsnotify.NewWatcher(); werr == nil {
+		if w.Add(filepath.Dir(t.path)) == nil {
+			f.wake = make(chan struct{}, 1)
+			go f.watch(ctx, w)
+		}
+		defer w.Close()
+	}
 	defer func() {
 		f.closeFile()
 		if serr := f.save(); serr != nil {
@@ -144,6 +156,32 @@ func (t *Tailer) Run(ctx context.Context, fn func(Line) error) (err error) {
 		}
 	}()
 	return f.run(ctx)
+}
+
+// watch turns file-system events on the followed path into wake-ups.
+func (f *follower) watch(ctx context.Context, w *fsnotify.Watcher) {
+	name := filepath.Clean(f.t.path)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-w.Events:
+			if !ok {
+				return
+			}
+			if filepath.Clean(ev.Name) != name {
+				continue
+			}
+			select {
+			case f.wake <- struct{}{}:
+			default:
+			}
+		case _, ok := <-w.Errors:
+			if !ok {
+				return
+			}
+		}
+	}
 }
 
 // follower is the state of one call to Run.
@@ -169,6 +207,8 @@ type follower struct {
 	readOff    int64
 	off        int64
 	discard    bool
+
+	wake chan struct{} // file-system events; nil without a watcher
 
 	persisted    Position // last position saved, or loaded
 	lastSave     time.Time
@@ -456,6 +496,11 @@ func (f *follower) wait(ctx context.Context) bool {
 		f.timer.Stop()
 		return false
 	case <-f.timer.C:
+		return true
+	case <-f.wake:
+		if !f.timer.Stop() {
+			<-f.timer.C
+		}
 		return true
 	}
 }
