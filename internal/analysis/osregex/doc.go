@@ -23,9 +23,11 @@
 //     one, matching is leftmost and lazy: a quantified class stops as soon
 //     as the next token accepts the current byte, and when the rest of the
 //     pattern then fails the most recent stopping point is resumed (the
-//     class takes that byte and goes on). At most four pending stopping
-//     points are remembered; later ones are not, and matches that need
-//     them are lost;
+//     class takes that byte and goes on). Only a stop on a byte the class
+//     accepts too is a stopping point (a stop on a byte the class rejects
+//     has no alternative and is not remembered). At most four pending
+//     stopping points are remembered; later ones are not, and matches that
+//     need them are lost;
 //   - the reported end of a match is the index of its last matched byte,
 //     except that a pattern ending in a quantified class that stops on a
 //     mismatching byte reports that byte;

@@ -8,7 +8,9 @@ import "sync"
 const maxRetry = 4
 
 // retry is a remembered stopping point: quantifier token ti stopped at pos
-// after consuming n bytes, because the next token accepted s[pos].
+// after consuming n bytes, because the next token accepted s[pos], which
+// the quantifier's class accepts too (stops on a byte the class rejects are
+// not recorded and take no slot).
 type retry struct {
 	ti, pos, n int
 }
@@ -181,9 +183,13 @@ func (r *runner) run(p int, caps []int, steps int) (int, bool, int) {
 			}
 			c := s[pos]
 			sat := n > 0 || t.op == opStar
-			// Lazy: stop as soon as the next token accepts c.
+			// Lazy: stop as soon as the next token accepts c. The stopping
+			// point is remembered only when the class could have taken c
+			// too: Wazuh records a retry point only on a byte both accept,
+			// so a stop on a byte the class rejects uses up no slot.
+			own := t.set.has(c)
 			if sat && int(t.next) < ntok && toks[t.next].set.has(c) {
-				if depth < maxRetry {
+				if own && depth < maxRetry {
 					stack[depth] = retry{ti, pos, n}
 					depth++
 				}
@@ -191,7 +197,7 @@ func (r *runner) run(p int, caps []int, steps int) (int, bool, int) {
 				n = 0
 				continue
 			}
-			if t.set.has(c) {
+			if own {
 				n++
 				last = pos
 				pos++
@@ -214,19 +220,15 @@ func (r *runner) run(p int, caps []int, steps int) (int, bool, int) {
 		}
 	fail:
 		// Resume the most recent remembered stopping point: its quantifier
-		// takes the byte it had left to the next token.
-		for {
-			if depth == 0 {
-				return 0, false, steps
-			}
-			depth--
-			e := stack[depth]
-			if toks[e.ti].set.has(s[e.pos]) {
-				ti, pos, n = e.ti, e.pos+1, e.n+1
-				last = e.pos
-				break
-			}
+		// takes the byte it had left to the next token (only points whose
+		// class accepts that byte are remembered).
+		if depth == 0 {
+			return 0, false, steps
 		}
+		depth--
+		e := stack[depth]
+		ti, pos, n = e.ti, e.pos+1, e.n+1
+		last = e.pos
 	}
 }
 

@@ -47,6 +47,23 @@ func TestRegexBehaviour(t *testing.T) {
 		{`\w*1 \w*2 \w*3 \w*4 \w*5 \w*6`, "z1 x2 x3 x4x4 x5 x6", yes("6"), "#14420 bug 6"},
 		{`\w*1 \w*2 \w*3 \w*4 \w*5 \w*6`, "z1 x2 x3 x4 x5x5 x6", no, "#14420 bug 6"},
 		{`\w+1 \w+2 \w+3 \w+4 \w+5 \w+6`, "z1 x2 x3 x4 x5x5 x6", no, "#14420 bug 6"},
+		// A stop on a byte the class itself rejects is no stopping point and
+		// uses up none of the four: Wazuh records one only on a byte both
+		// the class and the next token accept. Below, the stops of \w+, \d+,
+		// \p*, \w+ and \d+ on spaces and letters are of that kind, so the
+		// stop of \S+ on the "/" after "var" is still remembered and the
+		// match resumes from it (ar_log prematch, ossec.ini rules 601-604).
+		{`^\w\w\w \w+\s+\d+ \d\d:\d\d:\d\d \p*\w+ \d+ /\S+/active-response/bin/|^\w\w\w \d\d/\d\d/\d\d\d\d \.+"active-response/bin/|^\d\d/\d\d/\d\d\d\d \.+"active-response/bin/`,
+			"Sat May  7 03:17:27 CDT 2011 /var/ossec/active-response/bin/host-deny.sh add - 172.16.0.1 1304756247.60385 31151",
+			yes("/host-deny.sh add - 172.16.0.1 1304756247.60385 31151"), "ar_log prematch"},
+		{`^\w\w\w \w+\s+\d+ \d\d:\d\d:\d\d \p*\w+ \d+ /\S+/active-response/bin/`,
+			"Sat May  7 03:27:57 CDT 2011 /var/ossec/active-response/bin/firewall-drop.sh delete - 172.16.0.1 1304756247.60385 31151",
+			yes("/firewall-drop.sh delete - 172.16.0.1 1304756247.60385 31151"), "ar_log prematch"},
+		{`\d+ \d+ \d+ \d+ /\S+/b/`, "1 2 3 4 /a/x/b/", yes("/"), "rejected-byte stops are not retry points"},
+		{`\w+ \w+ \w+ \w+ \w+ (\S+)/b`, "a b c d e x/y/b", yes("b", "x/y"), "rejected-byte stops are not retry points"},
+		// Stops on bytes both accept still count: the fifth is lost.
+		{`\w*1\w*2\w*3\w*4\w*5/`, "x1x2x3x4x5x5/", no, "#14420 bug 6"},
+		{`\w*1\w*2\w*3\w*4\w*5/`, "x1x2x3x4x5/", yes("/"), "#14420 bug 6"},
 		// Empty inputs and patterns (wazuh/wazuh#7495).
 		{``, ``, yes(""), "#7495"},
 		{``, `a`, yes("a"), "#7495"},
