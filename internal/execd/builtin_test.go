@@ -1,6 +1,9 @@
 package execd
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,5 +64,40 @@ func TestOverrideRunsExternal(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "ipblock")); !os.IsNotExist(err) {
 		t.Fatal("built-in ran as well")
+	}
+}
+
+// BenchmarkBurst measures a burst of stateful blocks for distinct addresses
+// through a built-in action in-process (ip-customblock in a temp root): the
+// time until every add has run and been recorded.
+func BenchmarkBurst(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("blocks=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				dir, root := b.TempDir(), b.TempDir()
+				done := make(chan Result, n)
+				x, err := Open(Options{Dir: dir, ActionRoot: root, OnResult: func(r Result) { done <- r }})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				ran := make(chan error, 1)
+				go func() { ran <- x.Run(ctx) }()
+				start := time.Now()
+				for i := 0; i < n; i++ {
+					r := req("ip-customblock", time.Hour)
+					r.Alert = json.RawMessage(fmt.Sprintf(`{"rule":{"id":"5712","level":10},"data":{"srcip":"10.%d.%d.%d"}}`, i>>16&255, i>>8&255, i&255))
+					x.Submit(r)
+				}
+				for i := 0; i < n; i++ {
+					if r := <-done; r.Status != StatusOK {
+						b.Fatalf("%+v", r)
+					}
+				}
+				b.ReportMetric(float64(time.Since(start).Milliseconds()), "ms/burst")
+				cancel()
+				<-ran
+			}
+		})
 	}
 }

@@ -515,6 +515,15 @@ func (x *Execd) arm(req Request, key string, msg []byte, res *Result) (verb stri
 	}
 	now := time.Now()
 	due := now.Add(timeout)
+	// The record is written after x.mu is released (the key lock still
+	// orders writes for this key), so that concurrent adds share one
+	// transaction instead of queueing behind each other's fsync.
+	var rec *timerRecord
+	defer func() {
+		if rec != nil {
+			x.persist(rec)
+		}
+	}()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if e, ok := x.entries[key]; ok {
@@ -527,7 +536,8 @@ func (x *Execd) arm(req Request, key string, msg []byte, res *Result) (verb stri
 			} else {
 				heap.Push(&x.queue, e)
 			}
-			x.persist(&e.timerRecord)
+			copied := e.timerRecord
+			rec = &copied
 			x.poke()
 			res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" already active; extended to %s", timeout))
 			return verbAbort, timeout, true
@@ -547,7 +557,8 @@ func (x *Execd) arm(req Request, key string, msg []byte, res *Result) (verb stri
 	}
 	x.entries[key] = e
 	heap.Push(&x.queue, e)
-	x.persist(&e.timerRecord)
+	copied := e.timerRecord
+	rec = &copied
 	x.poke()
 	return verbContinue, timeout, false
 }

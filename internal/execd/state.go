@@ -52,6 +52,9 @@ func openStore(path string) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("execd state %s: %w", path, err)
 	}
+	// Concurrent writes (a burst of blocks) are coalesced into one
+	// transaction and one fsync; a lone write waits at most this long.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	return &store{db: db}, nil
 }
 
@@ -62,13 +65,13 @@ func (s *store) putTimer(r *timerRecord) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.db.Batch(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketTimers).Put([]byte(r.Key), v)
 	})
 }
 
 func (s *store) deleteTimer(key string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.db.Batch(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketTimers).Delete([]byte(key))
 	})
 }
@@ -96,8 +99,12 @@ func (s *store) offense(key string, base time.Duration, ladder []int) (time.Dura
 	if len(ladder) == 0 || ladder[0] <= 0 {
 		return base, 0, nil
 	}
-	timeout, count := base, 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	var timeout time.Duration
+	var count int
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		// Batch may run this again if a coalesced transaction fails: start
+		// from the base values each time.
+		timeout, count = base, 0
 		b := tx.Bucket(bucketOffenders)
 		v := b.Get([]byte(key))
 		if v == nil {
