@@ -70,3 +70,31 @@ func TestBruteForceFromLogFile(t *testing.T) {
 	}
 	in.stop()
 }
+
+// TestMultiLineLocalFile: a multi-line:2 source makes one event of every two
+// lines, and the joined event is what the rules see.
+func TestMultiLineLocalFile(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	dir := newDataDir(t, map[string]string{"nokeys": "nokeys.sh"})
+	app := filepath.Join(dir, "app.log")
+	if err := os.WriteFile(app, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, dir, cmdNokeys+`
+  <active-response><command>nokeys</command><location>local</location><rules_id>5760</rules_id></active-response>
+  <localfile><log_format>multi-line:2</log_format><location>`+app+`</location></localfile>`, "", "")
+	in := startRiposte(t, dir, cfg)
+	in.expectLog(1, "following log file")
+	f, err := os.OpenFile(app, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// The header and the message arrive on two lines.
+	fmt.Fprintf(f, "Nov 27 10:00:00 web01 sshd[4000]: Failed password for root\nfrom 203.0.113.61 port 50000 ssh2\n")
+	waitFor(t, 5*time.Second, "the joined event to trigger the response", func() bool {
+		return len(recorded(t, dir, "nokeys", "add", "203.0.113.61")) == 1
+	})
+	in.stop()
+}

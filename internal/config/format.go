@@ -75,7 +75,11 @@ func (c *Config) Format() []byte {
 	}
 	for _, lf := range c.LocalFiles {
 		w.open(1, "localfile")
-		w.elem(2, "log_format", lf.LogFormat)
+		if lf.LogFormat == "multi-line" {
+			w.elem(2, "log_format", "multi-line:"+strconv.Itoa(lf.Lines))
+		} else {
+			w.elem(2, "log_format", lf.LogFormat)
+		}
 		w.elem(2, "location", lf.Location)
 		w.close(1, "localfile")
 	}

@@ -930,20 +930,28 @@ func (l *loader) readLocalFile(el *node) {
 		return
 	}
 	lf := LocalFile{Pos: l.pos(el), Location: l.leaf(loc), LogFormat: l.leaf(format)}
+	if n, ok := strings.CutPrefix(lf.LogFormat, "multi-line"); ok && strings.HasPrefix(strings.TrimSpace(n), ":") {
+		v, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(n), ":")))
+		if err != nil || v < 1 || v > 64 {
+			l.errorf(format.line, "log_format %q: multi-line takes a number of lines from 1 to 64 (multi-line:3)", lf.LogFormat)
+			return
+		}
+		lf.LogFormat, lf.Lines = "multi-line", v
+	}
 	switch lf.LogFormat {
-	case "syslog", "json":
+	case "syslog", "json", "apache", "multi-line":
 		if lf.Location == "" {
 			l.errorf(loc.line, "<location> is empty")
 			return
 		}
 	case "journald":
 		lf.Location = "journald"
-	case "apache", "multi-line", "snort-full", "squid", "audit", "mysql_log", "postgresql_log", "nmapg",
+	case "snort-full", "squid", "audit", "mysql_log", "postgresql_log", "nmapg",
 		"iis", "command", "full_command", "djb-multilog", "multi-line-regex", "eventlog", "eventchannel", "macos":
 		l.warnf(format.line, "log_format %q is not read by Riposte yet; this <localfile> is ignored", lf.LogFormat)
 		return
 	default:
-		l.errorf(format.line, "unknown log_format %q (Riposte reads syslog, json and journald)", lf.LogFormat)
+		l.errorf(format.line, "unknown log_format %q (Riposte reads syslog, json, apache, multi-line:N and journald)", lf.LogFormat)
 		return
 	}
 	l.cfg.LocalFiles = append(l.cfg.LocalFiles, lf)

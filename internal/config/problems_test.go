@@ -539,6 +539,8 @@ func TestLocalFileAndRuleset(t *testing.T) {
   <localfile><log_format>syslog</log_format><location>/var/log/auth.log</location></localfile>
   <localfile><log_format>journald</log_format><location>journald</location></localfile>
   <localfile><log_format>json</log_format><location>/var/log/app.json</location><only-future-events>yes</only-future-events></localfile>
+  <localfile><log_format>multi-line: 3</log_format><location>/var/log/app.log</location></localfile>
+  <localfile><log_format>apache</log_format><location>/var/log/apache2/error.log</location></localfile>
   <ruleset>
     <decoder_dir>ruleset/decoders</decoder_dir>
     <rule_dir>/var/ossec/ruleset/rules</rule_dir>
@@ -549,7 +551,8 @@ func TestLocalFileAndRuleset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.LocalFiles) != 3 || cfg.LocalFiles[1].Location != "journald" || cfg.LocalFiles[2].LogFormat != "json" {
+	if len(cfg.LocalFiles) != 5 || cfg.LocalFiles[1].Location != "journald" || cfg.LocalFiles[2].LogFormat != "json" ||
+		cfg.LocalFiles[3].LogFormat != "multi-line" || cfg.LocalFiles[3].Lines != 3 || cfg.LocalFiles[4].LogFormat != "apache" {
 		t.Fatalf("localfiles %+v", cfg.LocalFiles)
 	}
 	roundTrip(t, cfg, false)
@@ -561,6 +564,8 @@ func TestLocalFileAndRuleset(t *testing.T) {
 	for _, bad := range []string{
 		"<localfile><log_format>syslog</log_format></localfile>",
 		"<localfile><log_format>evtx</log_format><location>x</location></localfile>",
+		"<localfile><log_format>multi-line:0</log_format><location>x</location></localfile>",
+		"<localfile><log_format>multi-line:x</log_format><location>x</location></localfile>",
 		"<ruleset><rule_exclude>a/b.xml</rule_exclude></ruleset>",
 		"<ruleset><rules>x</rules></ruleset>",
 	} {

@@ -62,8 +62,11 @@ type LocalFile struct {
 	Pos
 	// Location is the file to follow, or "journald" for the systemd journal.
 	Location string
-	// LogFormat is syslog, json or journald.
+	// LogFormat is syslog, json, apache, multi-line or journald.
 	LogFormat string
+	// Lines is, for multi-line ("multi-line:N"), how many lines make one
+	// event; they are joined with a space. Zero for other formats.
+	Lines int
 }
 
 // Ruleset is the <ruleset> section: where decoders, rules and lists come

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/riposte/riposte/internal/alert"
@@ -132,6 +133,19 @@ func (in *Instance) collect(ctx context.Context, lf config.LocalFile, offsets co
 			OnError:    func(err error) { in.inputErrors.Add(1); log.Warn("collect", "err", err) },
 		})
 		log.Info("following log file", "format", lf.LogFormat)
+		if lf.LogFormat == "multi-line" {
+			// Every Lines lines make one event, joined with a space.
+			var parts []string
+			return t.Run(ctx, func(l collect.Line) error {
+				parts = append(parts, string(l.Text))
+				if len(parts) < lf.Lines {
+					return nil
+				}
+				text := strings.Join(parts, " ")
+				parts = parts[:0]
+				return send(sourceLine{location: lf.Location, text: text})
+			})
+		}
 		return t.Run(ctx, func(l collect.Line) error {
 			return send(sourceLine{location: lf.Location, text: string(l.Text)})
 		})
