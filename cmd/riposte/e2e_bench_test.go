@@ -1,0 +1,158 @@
+package main_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riposte/riposte/internal/action"
+)
+
+// The measurements below run riposte run inside a network namespace and
+// time, from the test process, how fast log lines become kernel blocks.
+// They are opt-in (RIPOSTE_E2E_BENCH=1) and assert behaviour only: every
+// attacker must end up blocked; the figures go to the test log.
+
+func requireBench(t *testing.T) {
+	t.Helper()
+	if os.Getenv("RIPOSTE_E2E_BENCH") == "" {
+		t.Skip("measurement; set RIPOSTE_E2E_BENCH=1 to run")
+	}
+	requireRoot(t)
+}
+
+// blockedProbe checks, over netlink in the namespace, whether an address is
+// in Riposte's nftables sets.
+func blockedProbe(t *testing.T, ns string) func(ip string) bool {
+	f, ok := action.Lookup("firewall-drop")
+	if !ok {
+		t.Fatal("no firewall-drop")
+	}
+	env := &action.Env{Exec: action.ExecRunner{Prefix: []string{"ip", "netns", "exec", ns}}, Options: action.Options{Backend: "nftables"}}
+	v := f(env).(action.Verifier)
+	return func(ip string) bool {
+		in, err := action.ParseInput([]byte(`{"version":1,"origin":{},"command":"delete","parameters":{"alert":{"data":{"srcip":"` + ip + `"}}}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok, err := v.Present(context.Background(), in)
+		return err == nil && ok
+	}
+}
+
+func benchSetup(t *testing.T, rule string) (dir, ns string, f *os.File) {
+	ns = newNetns(t)
+	dir = newDataDir(t, nil)
+	authLog := filepath.Join(dir, "auth.log")
+	if err := os.WriteFile(authLog, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, dir,
+		`<command><name>firewall-drop</name><executable>firewall-drop</executable><timeout_allowed>yes</timeout_allowed></command>
+  <active-response><command>firewall-drop</command><location>local</location><rules_id>`+rule+`</rules_id><timeout>600</timeout></active-response>
+  <localfile><log_format>syslog</log_format><location>`+authLog+`</location></localfile>`,
+		"", "<firewall_backend>nftables</firewall_backend>")
+	in := startRiposteIn(t, dir, cfg, ns)
+	in.expectLog(1, "following log file")
+	t.Cleanup(in.stop)
+	f, err := os.OpenFile(authLog, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return dir, ns, f
+}
+
+// TestMeasureLineToBlock: one failed-password line (rule 5760) per address;
+// the time from the line written to the address present in the kernel.
+func TestMeasureLineToBlock(t *testing.T) {
+	requireBench(t)
+	_, ns, f := benchSetup(t, "5760")
+	blocked := blockedProbe(t, ns)
+	var lat []time.Duration
+	for i := 0; i < 300; i++ {
+		ip := fmt.Sprintf("198.18.%d.%d", i/250, i%250+1)
+		start := time.Now()
+		fmt.Fprintf(f, "Nov 27 10:00:00 web01 sshd[%d]: Failed password for root from %s port 50000 ssh2\n", 1000+i, ip)
+		for !blocked(ip) {
+			if time.Since(start) > 5*time.Second {
+				t.Fatalf("%s never blocked", ip)
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		lat = append(lat, time.Since(start))
+		time.Sleep(2 * time.Millisecond)
+	}
+	slices.Sort(lat)
+	t.Logf("line written → block in the kernel over %d lines: p50 %s, p99 %s, max %s",
+		len(lat), lat[len(lat)/2].Round(10*time.Microsecond), lat[len(lat)*99/100].Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
+}
+
+// TestMeasureAttack10k: 10,000 addresses each fail eight passwords (rule
+// 5763); the time from the last line written until every address is blocked.
+// With interleaved set, the attackers take turns (the realistic, harder
+// case for correlation).
+func TestMeasureAttack10k(t *testing.T) {
+	t.Run("consecutive", func(t *testing.T) { measureAttack(t, false) })
+	t.Run("interleaved", func(t *testing.T) {
+		if os.Getenv("RIPOSTE_E2E_KNOWN_GAPS") == "" {
+			t.Skip("known gap: the analysis session keeps 1,024 events per rule, so 10,000 attackers taking " +
+				"turns never reach 8 events each; correlation history must be indexed by the same_* key " +
+				"(set RIPOSTE_E2E_KNOWN_GAPS=1 to run)")
+		}
+		measureAttack(t, true)
+	})
+}
+
+func measureAttack(t *testing.T, interleaved bool) {
+	requireBench(t)
+	_, ns, f := benchSetup(t, "5763")
+	const n = 10000
+	ips := make([]string, n)
+	var sb strings.Builder
+	for i := range ips {
+		ips[i] = fmt.Sprintf("100.%d.%d.%d", 64+(i>>16), i>>8&255, i&255)
+	}
+	start := time.Now()
+	line := func(i int) {
+		fmt.Fprintf(&sb, "Nov 27 10:00:00 web01 sshd[%d]: Failed password for root from %s port 50000 ssh2\n", i, ips[i])
+	}
+	if interleaved {
+		for round := 0; round < 8; round++ {
+			for i := range ips {
+				line(i)
+			}
+		}
+	} else {
+		for i := range ips {
+			for round := 0; round < 8; round++ {
+				line(i)
+			}
+		}
+	}
+	if _, err := f.WriteString(sb.String()); err != nil {
+		t.Fatal(err)
+	}
+	last := time.Now()
+	// Count the attackers in the kernel set with one listing at a time, so
+	// that watching does not load the machine.
+	for {
+		out, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "set", "inet", "riposte", "riposte_addr4").Output()
+		got := strings.Count(string(out), "100.")
+		if got >= n {
+			break
+		}
+		if time.Since(last) > 60*time.Second {
+			t.Fatalf("%d of %d addresses blocked after 60 s", got, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("%d addresses × 8 lines written in %s; all blocked %s after the last line",
+		n, last.Sub(start).Round(time.Millisecond), time.Since(last).Round(time.Millisecond))
+}
