@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riposte/riposte/internal/arlog"
@@ -36,6 +37,34 @@ type Env struct {
 	// Timeout is how long a stateful block lasts, when known (in-process
 	// runs, Wazuh 5.x stateful_timeout). Zero when unknown.
 	Timeout time.Duration
+	// Shared, when set, is kept by the caller across runs (execd keeps one
+	// for all its in-process runs) so that actions remember what they
+	// learned: the backend detected, a firewall layout already in place.
+	// Nil for a one-shot run (riposte-ar).
+	Shared *Shared
+}
+
+// Shared is what the actions of one process keep across runs. The zero
+// value is ready to use; it is safe for concurrent use.
+type Shared struct {
+	mu     sync.Mutex
+	values map[string]any
+}
+
+// load returns the value stored under key, making it with mk the first
+// time.
+func (s *Shared) load(key string, mk func() any) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.values[key]; ok {
+		return v
+	}
+	if s.values == nil {
+		s.values = make(map[string]any)
+	}
+	v := mk()
+	s.values[key] = v
+	return v
 }
 
 // Options tune the built-in actions. The zero value is the default.

@@ -112,11 +112,41 @@ func (f *firewallDrop) chooseBackend() (dropBackend, error) {
 	case "iptables":
 		f.backend = newIptablesBackend(f.env)
 	case "":
-		f.backend = detectDropBackend(f.env)
+		if f.env.Shared != nil {
+			// Detection costs a netlink round trip: do it once per process.
+			name := f.env.Shared.load(fmt.Sprintf("firewall-drop backend %v", f.env.exec()), func() any {
+				return dropBackendName(detectDropBackend(f.env))
+			}).(string)
+			f.backend = newDropBackend(f.env, name)
+		} else {
+			f.backend = detectDropBackend(f.env)
+		}
 	default:
 		return nil, fmt.Errorf("firewall-drop: unknown backend %q (want nftables, ipset or iptables)", name)
 	}
 	return f.backend, nil
+}
+
+// dropBackendName names a backend as Options.Backend does.
+func dropBackendName(b dropBackend) string {
+	switch b.(type) {
+	case *nftBackend:
+		return "nftables"
+	case *ipsetBackend:
+		return "ipset"
+	}
+	return "iptables"
+}
+
+// newDropBackend makes the backend of a name dropBackendName returned.
+func newDropBackend(env *Env, name string) dropBackend {
+	switch name {
+	case "nftables":
+		return newNftBackend(env)
+	case "ipset":
+		return newIpsetBackend(env)
+	}
+	return newIptablesBackend(env)
 }
 
 func detectDropBackend(env *Env) dropBackend {

@@ -116,17 +116,30 @@ type nftBackend struct {
 	output  bool
 	ingress string
 
-	mu    sync.Mutex // serialises the backend's sessions; guards ready
+	*nftState
+}
+
+// nftState is what the backends of one process share for one namespace and
+// layout: sessions run one at a time, and the layout is checked once.
+type nftState struct {
+	mu    sync.Mutex // serialises the sessions; guards ready
 	ready bool       // the table layout was found or made
 }
 
 func newNftBackend(env *Env) *nftBackend {
-	return &nftBackend{
+	b := &nftBackend{
 		connect: nftConnectorFor(env),
 		timeout: env.Timeout,
 		output:  env.Options.Output,
 		ingress: env.Options.Ingress,
 	}
+	if env.Shared != nil {
+		key := fmt.Sprintf("nft %v %v %s", env.exec(), b.output, b.ingress)
+		b.nftState = env.Shared.load(key, func() any { return new(nftState) }).(*nftState)
+	} else {
+		b.nftState = new(nftState)
+	}
+	return b
 }
 
 // nftTable returns Riposte's table.

@@ -29,6 +29,7 @@ func (x *Execd) actionEnv(executable string, timeout time.Duration) *action.Env 
 		Options: x.opts.Actions,
 		Timeout: timeout,
 		Root:    x.opts.ActionRoot,
+		Shared:  &x.shared,
 	}
 }
 

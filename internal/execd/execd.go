@@ -176,6 +176,9 @@ type Execd struct {
 	store *store
 	sem   chan struct{}
 	keys  keyLocks
+	// shared is what in-process actions keep across runs (a detected
+	// backend, a firewall layout already checked).
+	shared action.Shared
 
 	mu      sync.Mutex
 	entries map[string]*entry
