@@ -58,17 +58,58 @@ func complianceRank(key string) int {
 	return len(complianceGroups)
 }
 
-// appendString appends s as a JSON string.
+// jsonSafe reports the ASCII bytes appendString copies as they are.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
+// one per bad byte, as encoding/json does.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
+	b = appendEscaped(b, s)
+	return append(b, '"')
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// hasZero has the high bit set in the bytes of x that are zero (and
+// maybe, only when one is, in others).
+func hasZero(x uint64) uint64 { return (x - lsb) & ^x & msb }
+
+// hasLess has a high bit set where a byte of x is below n (n <= 128),
+// when x has no byte >= 0x80.
+func hasLess(x uint64, n byte) uint64 { return (x - lsb*uint64(n)) & ^x & msb }
+
+// appendEscaped appends s escaped for a JSON string, without quotes.
+func appendEscaped(b []byte, s string) []byte {
+	start := 0 // first byte of s not yet appended
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			b = append(b, c)
-			i++
-			continue
+		// Skip eight plain ASCII bytes at a time.
+		for i+8 <= len(s) {
+			x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+			if (hasLess(x, 0x20)|hasZero(x^(lsb*'"'))|hasZero(x^(lsb*'\\'))|x)&msb != 0 {
+				break
+			}
+			i += 8
 		}
+		if i >= len(s) {
+			break
+		}
+		c := s[i]
 		if c < utf8.RuneSelf {
+			if jsonSafe[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
 				b = append(b, '\\', c)
@@ -83,17 +124,20 @@ func appendString(b []byte, s string) []byte {
 				b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
 			}
 			i++
+			start = i
 			continue
 		}
 		r, n := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && n == 1 {
+			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+n]...)
+			i++
+			start = i
+			continue
 		}
 		i += n
 	}
-	return append(b, '"')
+	return append(b, s[start:]...)
 }
 
 func appendStrings(b []byte, ss []string) []byte {
@@ -134,62 +178,271 @@ func (r *Rule) description(ev *Event) string {
 	}
 }
 
-// alertJSON renders the alert in the shape of Wazuh's alerts.json.
-func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time) []byte {
-	b := make([]byte, 0, 512+2*len(ev.FullLog))
-	b = append(b, `{"timestamp":`...)
-	b = appendString(b, now.UTC().Format("2006-01-02T15:04:05.000-0700"))
-	b = append(b, `,"rule":{"level":`...)
-	b = strconv.AppendInt(b, int64(r.Level), 10)
-	b = append(b, `,"description":`...)
-	b = appendString(b, r.description(ev))
-	b = append(b, `,"id":`...)
-	b = appendString(b, strconv.Itoa(r.ID))
-	if len(r.Mitre) > 0 {
-		b = append(b, `,"mitre":{"id":`...)
-		b = appendStrings(b, r.Mitre)
-		b = append(b, '}')
+// alertParts are the pieces of a rule's alert document that do not depend
+// on the event, rendered once at load.
+type alertParts struct {
+	head   []byte    // `,"rule":{"level":N,"description":` and, when static, the description
+	desc   []descSeg // description template; nil when it is in head
+	mid    []byte    // `,"id":"N"` [mitre] `,"firedtimes":`
+	tail   []byte    // `,"mail":...` groups, compliance, options
+	simple bool      // desc can be escaped piecewise (see prepareAlert)
+}
+
+// descSeg is a literal run of a description template or a $(field) in it.
+type descSeg struct {
+	lit   string
+	field string
+	isVar bool
+}
+
+// splitDescription splits a description at its $(field) references the
+// way description substitutes them.
+func splitDescription(d string) []descSeg {
+	var segs []descSeg
+	for {
+		i := strings.Index(d, "$(")
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(d[i:], ')')
+		if j < 0 {
+			break
+		}
+		if i > 0 {
+			segs = append(segs, descSeg{lit: d[:i]})
+		}
+		segs = append(segs, descSeg{field: d[i+2 : i+j], isVar: true})
+		d = d[i+j+1:]
 	}
-	b = append(b, `,"firedtimes":`...)
-	b = strconv.AppendInt(b, int64(fired), 10)
-	b = append(b, `,"mail":`...)
-	b = strconv.AppendBool(b, r.mail)
-	b = append(b, `,"groups":`...)
-	b = appendStrings(b, r.plainGroups)
+	if d != "" {
+		segs = append(segs, descSeg{lit: d})
+	}
+	return segs
+}
+
+// prepareAlert renders r's static alert parts.
+func (r *Rule) prepareAlert() { r.alert = r.alertParts() }
+
+// alertParts renders the static parts of r's alerts.
+func (r *Rule) alertParts() *alertParts {
+	p := &alertParts{}
+	p.head = append(p.head, `,"rule":{"level":`...)
+	p.head = strconv.AppendInt(p.head, int64(r.Level), 10)
+	p.head = append(p.head, `,"description":`...)
+	if !r.descVars {
+		p.head = appendString(p.head, r.Description)
+	} else {
+		p.desc = splitDescription(r.Description)
+		// Escaping the pieces one by one gives the same text as escaping
+		// their concatenation unless a multi-byte sequence could straddle
+		// two of them: literals must be ASCII and no two values adjacent.
+		p.simple = true
+		prevVar := false
+		for _, sg := range p.desc {
+			if sg.isVar {
+				if prevVar {
+					p.simple = false
+				}
+			} else {
+				for i := 0; i < len(sg.lit); i++ {
+					if sg.lit[i] >= utf8.RuneSelf {
+						p.simple = false
+					}
+				}
+			}
+			prevVar = sg.isVar
+		}
+	}
+	p.mid = append(p.mid, `,"id":`...)
+	p.mid = appendString(p.mid, strconv.Itoa(r.ID))
+	if len(r.Mitre) > 0 {
+		p.mid = append(p.mid, `,"mitre":{"id":`...)
+		p.mid = appendStrings(p.mid, r.Mitre)
+		p.mid = append(p.mid, '}')
+	}
+	p.mid = append(p.mid, `,"firedtimes":`...)
+	p.tail = append(p.tail, `,"mail":`...)
+	p.tail = strconv.AppendBool(p.tail, r.mail)
+	p.tail = append(p.tail, `,"groups":`...)
+	p.tail = appendStrings(p.tail, r.plainGroups)
 	for _, c := range r.compliance {
-		b = append(b, ',')
-		b = appendString(b, c.key)
-		b = append(b, ':')
-		b = appendStrings(b, c.values)
+		p.tail = append(p.tail, ',')
+		p.tail = appendString(p.tail, c.key)
+		p.tail = append(p.tail, ':')
+		p.tail = appendStrings(p.tail, c.values)
 	}
 	if len(r.Options) > 0 {
-		b = append(b, `,"options":`...)
-		b = appendStrings(b, r.Options)
+		p.tail = append(p.tail, `,"options":`...)
+		p.tail = appendStrings(p.tail, r.Options)
 	}
-	b = append(b, `},"agent":{"id":"000","name":`...)
+	return p
+}
+
+// prepareAlerts renders the static parts of every rule's alerts and the
+// engine's agent/manager part.
+func (e *Engine) prepareAlerts() {
+	for _, n := range e.nodes {
+		n.rule.prepareAlert()
+	}
+	for _, r := range e.byID {
+		if r.alert == nil {
+			r.prepareAlert()
+		}
+	}
+	b := []byte(`},"agent":{"id":"000","name":`)
 	b = appendString(b, e.opts.ManagerName)
 	b = append(b, `},"manager":{"name":`...)
 	b = appendString(b, e.opts.ManagerName)
-	b = append(b, `},"id":`...)
-	b = appendString(b, e.alertID(now))
+	e.alertAgent = append(b, `},"id":`...)
+}
+
+// tsCache is the rendered "2006-01-02T15:04:05." of one second.
+type tsCache struct {
+	sec  int64
+	text [20]byte
+}
+
+// appendTimestamp appends t in UTC as "2006-01-02T15:04:05.000-0700",
+// reusing the date and time of the second rendered last.
+func (e *Engine) appendTimestamp(b []byte, t time.Time) []byte {
+	sec, ms := t.Unix(), t.Nanosecond()/1e6
+	if c := e.lastTS.Load(); c != nil && c.sec == sec {
+		b = append(b, c.text[:]...)
+		return append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), '+', '0', '0', '0', '0')
+	}
+	n := len(b)
+	b = appendTimestamp(b, t)
+	if len(b)-n == 28 {
+		c := &tsCache{sec: sec}
+		copy(c.text[:], b[n:])
+		e.lastTS.Store(c)
+	}
+	return b
+}
+
+// appendTimestamp appends t in UTC as "2006-01-02T15:04:05.000-0700".
+func appendTimestamp(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, "2006-01-02T15:04:05.000-0700")
+	}
+	hour, min, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	b = append(b,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-',
+		byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':',
+		byte('0'+min/10), byte('0'+min%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.',
+		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+	return append(b, "+0000"...)
+}
+
+// alertSize estimates the length of an alert document whose values need
+// no escaping.
+func alertSize(ev *Event, r *Rule, p *alertParts, agent []byte) int {
+	n := len(`{"timestamp":"2006-01-02T15:04:05.000+0000"`) + len(p.head) + len(p.mid) + 20 +
+		len(p.tail) + len(agent) + 2 + 20 + 1 + 20 + len(`,"location":""}`) + len(ev.Location)
+	if p.desc != nil {
+		n += 2
+		for _, sg := range p.desc {
+			if sg.isVar {
+				v, _ := value(ev, sg.field)
+				n += len(v)
+			} else {
+				n += len(sg.lit)
+			}
+		}
+	}
+	if !r.noFullLog {
+		n += len(`,"full_log":""`) + len(ev.FullLog)
+	}
+	if ev.ProgramName != "" || ev.Timestamp != "" || ev.Hostname != "" {
+		n += len(`,"predecoder":{"program_name":"","timestamp":"","hostname":""}`) +
+			len(ev.ProgramName) + len(ev.Timestamp) + len(ev.Hostname)
+	}
+	if d := ev.decoder; d != nil {
+		n += len(`,"decoder":{"parent":"","name":""}`) + len(d.Name)
+		if d.parent != nil {
+			n += len(d.parent.Name)
+		}
+	}
+	if len(ev.Fields) > 0 {
+		n += len(`,"data":{}`)
+		for i := range ev.Fields {
+			n += len(ev.Fields[i].Name) + len(ev.Fields[i].Value) + len(`,"":""`)
+		}
+	}
+	return n
+}
+
+// alertJSON renders the alert in the shape of Wazuh's alerts.json.
+func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time) []byte {
+	p := r.alert
+	if p == nil { // a rule Load did not prepare
+		p = r.alertParts()
+	}
+	agent := e.alertAgent
+	if agent == nil {
+		b := []byte(`},"agent":{"id":"000","name":`)
+		b = appendString(b, e.opts.ManagerName)
+		b = append(b, `},"manager":{"name":`...)
+		b = appendString(b, e.opts.ManagerName)
+		agent = append(b, `},"id":`...)
+	}
+	b := make([]byte, 0, alertSize(ev, r, p, agent))
+	b = append(b, `{"timestamp":"`...)
+	b = e.appendTimestamp(b, now)
+	b = append(b, '"')
+	b = append(b, p.head...)
+	if p.desc != nil {
+		if p.simple {
+			b = append(b, '"')
+			for _, sg := range p.desc {
+				s := sg.lit
+				if sg.isVar {
+					s, _ = value(ev, sg.field)
+				}
+				b = appendEscaped(b, s)
+			}
+			b = append(b, '"')
+		} else {
+			b = appendString(b, r.description(ev))
+		}
+	}
+	b = append(b, p.mid...)
+	b = strconv.AppendInt(b, int64(fired), 10)
+	b = append(b, p.tail...)
+	b = append(b, agent...)
+	b = append(b, '"')
+	b = strconv.AppendInt(b, now.Unix(), 10)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, e.seq.Add(1), 10)
+	b = append(b, '"')
 	if !r.noFullLog {
 		b = append(b, `,"full_log":`...)
 		b = appendString(b, ev.FullLog)
 	}
 	if ev.ProgramName != "" || ev.Timestamp != "" || ev.Hostname != "" {
 		b = append(b, `,"predecoder":{`...)
-		first := true
-		for _, kv := range [...][2]string{{"program_name", ev.ProgramName}, {"timestamp", ev.Timestamp}, {"hostname", ev.Hostname}} {
-			if kv[1] == "" {
-				continue
-			}
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			b = appendString(b, kv[0])
-			b = append(b, ':')
-			b = appendString(b, kv[1])
+		sep := ""
+		if ev.ProgramName != "" {
+			b = append(b, `"program_name":`...)
+			b = appendString(b, ev.ProgramName)
+			sep = ","
+		}
+		if ev.Timestamp != "" {
+			b = append(b, sep...)
+			b = append(b, `"timestamp":`...)
+			b = appendString(b, ev.Timestamp)
+			sep = ","
+		}
+		if ev.Hostname != "" {
+			b = append(b, sep...)
+			b = append(b, `"hostname":`...)
+			b = appendString(b, ev.Hostname)
 		}
 		b = append(b, '}')
 	}
@@ -215,6 +468,23 @@ func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time) []byte 
 
 // appendFields renders fields as a JSON object, nesting dotted names.
 func appendFields(b []byte, fields []Field) []byte {
+	if flatFields(fields) {
+		b = append(b, '{')
+		for i := range fields {
+			f := &fields[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, f.Name)
+			b = append(b, ':')
+			if f.raw {
+				b = append(b, f.Value...)
+			} else {
+				b = appendString(b, f.Value)
+			}
+		}
+		return append(b, '}')
+	}
 	type node struct {
 		name     string
 		value    string
@@ -264,4 +534,20 @@ func appendFields(b []byte, fields []Field) []byte {
 		return append(b, '}')
 	}
 	return emit(b, root)
+}
+
+// flatFields reports whether no field name is dotted or repeated, so that
+// the fields render in order as one flat object.
+func flatFields(fields []Field) bool {
+	for i := range fields {
+		if strings.IndexByte(fields[i].Name, '.') >= 0 {
+			return false
+		}
+		for j := 0; j < i; j++ {
+			if fields[j].Name == fields[i].Name {
+				return false
+			}
+		}
+	}
+	return true
 }

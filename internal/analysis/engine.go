@@ -2,7 +2,6 @@ package analysis
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -23,6 +22,9 @@ type Engine struct {
 	lists     map[string]cdbList
 	seq       atomic.Uint64
 	now       func() time.Time
+
+	alertAgent []byte                  // `},"agent":...,"id":` of every alert
+	lastTS     atomic.Pointer[tsCache] // alert timestamp of the latest second
 }
 
 // Warnings lists what Load skipped or could not link, one line each.
@@ -107,20 +109,30 @@ func (e *Engine) Process(sess *Session, location, line string) (*Result, error) 
 	if sess == nil {
 		return nil, errors.New("analysis: nil session")
 	}
-	ev := Predecode(location, line)
+	// The event and room for its fields are one allocation (the session
+	// may keep it), the result and room for its chain another.
+	eb := &eventBlock{ev: Predecode(location, line)}
+	ev := &eb.ev
+	if ev.Fields == nil {
+		ev.Fields = eb.fields[:0]
+	}
 	ev.hostFallback = e.opts.ManagerName
-	e.decoders.decode(&ev)
-	res := &Result{Event: &ev, Decoder: ev.DecoderName()}
+	e.decoders.decode(ev)
+	if len(ev.Fields) == 0 {
+		ev.Fields = nil // as when no room was given
+	}
+	rb := &resultBlock{res: Result{Event: ev, Decoder: ev.DecoderName()}}
+	res := &rb.res
 	category := "syslog"
 	if ev.decoder != nil {
 		category = ev.decoder.Type
 	}
-	var chain []*Rule
+	chain := rb.chain[:0]
 	for _, n := range e.roots {
 		if !strings.EqualFold(n.rule.category, category) {
 			continue
 		}
-		if m, c := e.eval(n, &ev, sess, now, chain[:0]); m != nil {
+		if m, c := e.eval(n, ev, sess, now, chain[:0]); m != nil {
 			res.Rule, chain = m, c
 			break
 		}
@@ -135,11 +147,22 @@ func (e *Engine) Process(sess *Session, location, line string) (*Result, error) 
 	if r.ignore > 0 {
 		sess.lastFired[r.ID] = now
 	}
-	sess.remember(past{now, &ev, r})
+	sess.remember(past{now, ev, r})
 	if r.Level >= e.opts.MinAlertLevel && !r.noLog {
-		res.Alert = e.alertJSON(&ev, r, res.FiredTimes, now)
+		res.Alert = e.alertJSON(ev, r, res.FiredTimes, now)
 	}
 	return res, nil
+}
+
+// eventBlock and resultBlock are what Process allocates for one line.
+type eventBlock struct {
+	ev     Event
+	fields [6]Field
+}
+
+type resultBlock struct {
+	res   Result
+	chain [8]*Rule
 }
 
 func (s *Session) remember(p past) {
@@ -369,11 +392,6 @@ func sameOK(r *Rule, cur, old *Event) bool {
 		}
 	}
 	return true
-}
-
-// alertID returns "<epoch>.<sequence>".
-func (e *Engine) alertID(now time.Time) string {
-	return strconv.FormatInt(now.Unix(), 10) + "." + strconv.FormatUint(e.seq.Add(1), 10)
 }
 
 // whenOK checks <time> and <weekday> against the processing time.

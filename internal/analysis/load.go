@@ -152,6 +152,7 @@ func Load(opts Options) (*Engine, error) {
 		return nil, errors.Join(errs...)
 	}
 	e.finish()
+	e.prepareAlerts()
 	return e, nil
 }
 

@@ -142,10 +142,12 @@ func isMonth(s string) bool {
 	if len(s) < 3 {
 		return false
 	}
-	for _, m := range months {
-		if s[:3] == m {
-			return true
-		}
+	switch uint32(s[0])<<16 | uint32(s[1])<<8 | uint32(s[2]) {
+	case 'J'<<16 | 'a'<<8 | 'n', 'F'<<16 | 'e'<<8 | 'b', 'M'<<16 | 'a'<<8 | 'r',
+		'A'<<16 | 'p'<<8 | 'r', 'M'<<16 | 'a'<<8 | 'y', 'J'<<16 | 'u'<<8 | 'n',
+		'J'<<16 | 'u'<<8 | 'l', 'A'<<16 | 'u'<<8 | 'g', 'S'<<16 | 'e'<<8 | 'p',
+		'O'<<16 | 'c'<<8 | 't', 'N'<<16 | 'o'<<8 | 'v', 'D'<<16 | 'e'<<8 | 'c':
+		return true
 	}
 	return false
 }

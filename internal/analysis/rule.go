@@ -77,6 +77,8 @@ type Rule struct {
 
 	plainGroups []string         // Groups without the compliance ones
 	compliance  []complianceList // pci_dss, gdpr, ... in Wazuh's order
+
+	alert *alertParts // static parts of the alert document, set by Load
 }
 
 // check is an element compared against a named event value.
