@@ -46,6 +46,9 @@ func (e *Engine) Rule(id int) *Rule { return e.byID[id] }
 type Session struct {
 	byRule  map[*Rule][]past // events by the rule they ended on
 	byGroup map[*Rule][]past // events for each if_matched_group rule
+	// byKey holds the events of a rule again, indexed by the value of a
+	// field that a correlating rule requires to be the same.
+	byKey map[keyedHistory][]past
 
 	fired     map[int]int
 	lastFired map[int]time.Time
@@ -63,8 +66,19 @@ type past struct {
 // maxFTS bounds the first-time-seen values a session remembers.
 const maxFTS = 1 << 16
 
-// maxHistory bounds the events a session remembers per rule.
+// maxHistory bounds the events a session remembers per rule, and per rule
+// and key value.
 const maxHistory = 1024
+
+// maxKeys bounds the keyed histories of a session; past it they are
+// forgotten and start over.
+const maxKeys = 1 << 18
+
+// keyedHistory names the events of one rule with one value of a field.
+type keyedHistory struct {
+	rule         *Rule
+	field, value string
+}
 
 // NewSession returns an empty session.
 func NewSession() *Session {
@@ -167,6 +181,17 @@ type resultBlock struct {
 
 func (s *Session) remember(p past) {
 	s.byRule[p.rule] = appendPast(s.byRule[p.rule], p)
+	for _, f := range p.rule.keyFields {
+		v, ok := value(p.ev, f)
+		if !ok {
+			continue
+		}
+		if s.byKey == nil || len(s.byKey) >= maxKeys {
+			s.byKey = make(map[keyedHistory][]past)
+		}
+		k := keyedHistory{p.rule, f, v}
+		s.byKey[k] = appendPast(s.byKey[k], p)
+	}
 	for _, c := range p.rule.groupConsumers {
 		s.byGroup[c] = appendPast(s.byGroup[c], p)
 	}
@@ -353,8 +378,20 @@ func (e *Engine) correlate(r *Rule, ev *Event, sess *Session, now time.Time) boo
 	if r.ifMatchedGroup != nil && r.ifMatchedSid == 0 {
 		return r.count(sess.byGroup[r], ev, now, need, &found)
 	}
+	var key string
+	if r.keyField != "" {
+		v, ok := value(ev, r.keyField)
+		if !ok {
+			return false // a same_* field the event lacks never matches
+		}
+		key = v
+	}
 	for _, src := range r.sources {
-		if r.count(sess.byRule[src], ev, now, need, &found) {
+		l := sess.byRule[src]
+		if r.keyField != "" {
+			l = sess.byKey[keyedHistory{src, r.keyField, key}]
+		}
+		if r.count(l, ev, now, need, &found) {
 			return true
 		}
 	}

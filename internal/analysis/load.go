@@ -400,5 +400,18 @@ func (e *Engine) finish() {
 			}
 			r.sources = append(r.sources, r)
 		}
+		for _, c := range r.correlation {
+			if c.same {
+				r.keyField = c.field
+				break
+			}
+		}
+		if r.keyField != "" {
+			for _, src := range r.sources {
+				if !slices.Contains(src.keyFields, r.keyField) {
+					src.keyFields = append(src.keyFields, r.keyField)
+				}
+			}
+		}
 	}
 }

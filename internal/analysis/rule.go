@@ -74,6 +74,14 @@ type Rule struct {
 	// events.
 	sources        []*Rule
 	groupConsumers []*Rule
+	// keyField is the first same_* field of this rule's correlation, when
+	// it has one: its events are looked up in the history of its sources
+	// indexed by that field's value, so many interleaved sources (an attack
+	// from thousands of addresses) do not push each other out.
+	keyField string
+	// keyFields are the fields by which this rule's events are indexed,
+	// for the rules that correlate over them.
+	keyFields []string
 
 	plainGroups []string         // Groups without the compliance ones
 	compliance  []complianceList // pci_dss, gdpr, ... in Wazuh's order
