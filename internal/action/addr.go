@@ -44,6 +44,19 @@ func ParseTarget(s string, widen int) (netip.Prefix, error) {
 	return p, nil
 }
 
+// confirmAdded turns the read-back after an add into the add's result: the
+// lookup's error, or an error built from format when the effect is not
+// there.
+func confirmAdded(ok bool, err error, format string, args ...any) error {
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf(format, args...)
+	}
+	return nil
+}
+
 // PrefixText writes a prefix as an address when it is a single address.
 func PrefixText(p netip.Prefix) string {
 	if p.IsSingleIP() {

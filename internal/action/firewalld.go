@@ -66,13 +66,7 @@ func (f *firewalldDrop) Add(ctx context.Context, in *Input) error {
 		}
 	}
 	ok, err := f.query(ctx, rule)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("firewalld rule %s not found after adding it", rule)
-	}
-	return nil
+	return confirmAdded(ok, err, "firewalld rule %s not found after adding it", rule)
 }
 
 // Delete removes the rule (runtime, and permanent when configured); a

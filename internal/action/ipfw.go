@@ -76,13 +76,8 @@ func (a *ipfwAction) Add(ctx context.Context, in *Input) error {
 	if _, err := a.ipfw(ctx, "-q", "table", ipfwNum, "add", PrefixText(p)); err != nil {
 		return err
 	}
-	if ok, err = a.present(ctx, p); err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%s is not in ipfw table %s after adding it", PrefixText(p), ipfwNum)
-	}
-	return nil
+	ok, err = a.present(ctx, p)
+	return confirmAdded(ok, err, "%s is not in ipfw table %s after adding it", PrefixText(p), ipfwNum)
 }
 
 // Delete removes the address from the table when it is listed there. The

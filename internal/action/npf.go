@@ -79,13 +79,7 @@ func (a *npfAction) Add(ctx context.Context, in *Input) error {
 		}
 	}
 	ok, err := a.test(ctx, p)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%s does not match npf table <%s> after adding it", addr, npfTable)
-	}
-	return nil
+	return confirmAdded(ok, err, "%s does not match npf table <%s> after adding it", addr, npfTable)
 }
 
 // Delete removes the address when the table lists it; no table or no entry

@@ -107,13 +107,7 @@ func (a *pfAction) Add(ctx context.Context, in *Input) error {
 		a.env.logf("Cannot kill the states of %s: %v", addr, err)
 	}
 	ok, err := a.present(ctx, p)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%s is not in pf table <%s> after adding it", addr, pfTable)
-	}
-	return nil
+	return confirmAdded(ok, err, "%s is not in pf table <%s> after adding it", addr, pfTable)
 }
 
 // Delete removes the address from the table; an address (or table) that is
