@@ -151,6 +151,38 @@ func (in *Instance) Layout() Layout { return in.layout }
 // Run serves until ctx ends, then stops cleanly: pending deletes stay
 // pending and are re-armed by the next start.
 func (in *Instance) Run(ctx context.Context) error {
+	defer in.lock.Close()
+	defer in.arlog.Close()
+
+	// What can fail at start is opened before anything runs.
+	var offsets collect.OffsetStore
+	if len(in.cfg.Riposte.AlertsJSON) > 0 || in.analysis != nil {
+		// One offsets file for every follower: it is safe for several.
+		fo, err := collect.OpenFileOffsets(filepath.Join(in.layout.StateDir(), "offsets.json"))
+		if err != nil {
+			return err
+		}
+		offsets = fo
+	}
+	var tl net.Listener
+	if addr := in.cfg.Riposte.HTTPListen; addr != "" {
+		var err error
+		if tl, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("http listener %s: %w", addr, err)
+		}
+	}
+	sock := in.layout.Socket()
+	_ = os.Remove(sock)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		if tl != nil {
+			tl.Close()
+		}
+		return fmt.Errorf("control socket: %w", err)
+	}
+	defer os.Remove(sock)
+	_ = os.Chmod(sock, 0o600)
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -165,48 +197,21 @@ func (in *Instance) Run(ctx context.Context) error {
 			}
 		}()
 	}
-
 	execDone := make(chan error, 1)
 	go func() { execDone <- in.exec.Run(ctx) }()
 
 	h := api.Handler(in, in.log)
-	sock := in.layout.Socket()
-	_ = os.Remove(sock)
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		cancel()
-		<-execDone
-		return fmt.Errorf("control socket: %w", err)
-	}
-	_ = os.Chmod(sock, 0o600)
 	goRun("control socket", func(ctx context.Context) error { return serve(ctx, ln, h) })
-	if addr := in.cfg.Riposte.HTTPListen; addr != "" {
-		tl, err := net.Listen("tcp", addr)
-		if err != nil {
-			cancel()
-			wg.Wait()
-			<-execDone
-			return fmt.Errorf("http listener %s: %w", addr, err)
-		}
+	if tl != nil {
 		in.log.Info("accepting alerts over HTTP", "addr", tl.Addr().String())
 		lh := api.LoopbackHandler(in, in.log)
 		goRun("http", func(ctx context.Context) error { return serve(ctx, tl, lh) })
 	}
-	if len(in.cfg.Riposte.AlertsJSON) > 0 || in.analysis != nil {
-		// One offsets file for every follower: it is safe for several.
-		offsets, err := collect.OpenFileOffsets(filepath.Join(in.layout.StateDir(), "offsets.json"))
-		if err != nil {
-			cancel()
-			wg.Wait()
-			<-execDone
-			return err
-		}
-		for _, path := range in.cfg.Riposte.AlertsJSON {
-			goRun("alerts.json "+path, func(ctx context.Context) error { return in.followAlerts(ctx, path, offsets) })
-		}
-		if in.analysis != nil {
-			goRun("analysis", func(ctx context.Context) error { return in.runAnalysis(ctx, in.analysis, offsets) })
-		}
+	for _, path := range in.cfg.Riposte.AlertsJSON {
+		goRun("alerts.json "+path, func(ctx context.Context) error { return in.followAlerts(ctx, path, offsets) })
+	}
+	if in.analysis != nil {
+		goRun("analysis", func(ctx context.Context) error { return in.runAnalysis(ctx, in.analysis, offsets) })
 	}
 	if hosts := in.engine.Allowlist().Hosts(); len(hosts) > 0 {
 		goRun("white list resolver", func(ctx context.Context) error { return in.resolveLoop(ctx, hosts) })
@@ -217,9 +222,6 @@ func (in *Instance) Run(ctx context.Context) error {
 	<-ctx.Done()
 	wg.Wait()
 	execErr := <-execDone
-	in.arlog.Close()
-	_ = os.Remove(sock)
-	in.lock.Close()
 	select {
 	case err := <-errc:
 		return err
