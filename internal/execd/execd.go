@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -339,7 +340,7 @@ func (x *Execd) Pending() []Pending {
 	for _, e := range x.entries {
 		out = append(out, Pending{Key: e.Key, Command: e.Command, Executable: e.Executable, Keys: keysOf(e.Key), Added: e.Added, Deadline: e.Deadline})
 	}
-	sortPending(out)
+	slices.SortFunc(out, func(a, b Pending) int { return a.Deadline.Compare(b.Deadline) })
 	return out
 }
 
