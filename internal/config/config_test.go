@@ -386,6 +386,7 @@ func TestRiposteSection(t *testing.T) {
 		RunTimeout:       60 * time.Second,
 		WhiteListScope:   ScopeIP,
 		ResolveInterval:  5 * time.Minute,
+		Fleet:            defaultFleet(),
 	}
 	tests := []struct {
 		name string
@@ -417,8 +418,44 @@ func TestRiposteSection(t *testing.T) {
 					WhiteListScope:   ScopeAll,
 					ResolveInterval:  2 * time.Hour,
 					DryRun:           true,
+					Fleet:            defaultFleet(),
 				}
 			},
+		},
+		{
+			"fleet",
+			sec("<remote><connection>secure</connection><port>11514</port></remote>",
+				"<auth><port>11515</port></auth>",
+				"<riposte><fleet>",
+				"<agent_url>tls://mgr.example:11514</agent_url>",
+				"<server_name>mgr.example</server_name>",
+				"<nats_url>nats://10.0.0.1:4222,nats://10.0.0.2:4222</nats_url>",
+				"<nats_creds>/etc/riposte/nats.creds</nats_creds>",
+				"<replicas>3</replicas>",
+				"<subject_prefix>rp</subject_prefix>",
+				"<heartbeat_interval>2s</heartbeat_interval>",
+				"<disconnect_after>6s</disconnect_after>",
+				"<command_ttl>1h</command_ttl>",
+				"<all_includes_manager>yes</all_includes_manager>",
+				"<central_offenders>no</central_offenders>",
+				"<offenders_cap>6h</offenders_cap>",
+				"<offenders_decay>12h</offenders_decay>",
+				"</fleet></riposte>"),
+			func(r *Riposte) {
+				r.Fleet = Fleet{
+					AgentListen: ":11514", EnrollmentListen: ":11515",
+					AgentURLs: []string{"tls://mgr.example:11514"}, ServerNames: []string{"mgr.example"},
+					NATSURL: "nats://10.0.0.1:4222,nats://10.0.0.2:4222", NATSCreds: "/etc/riposte/nats.creds",
+					Replicas: 3, SubjectPrefix: "rp", Heartbeat: 2 * time.Second, DisconnectAfter: 6 * time.Second,
+					CommandTTL: time.Hour, AllIncludesManager: true, CentralOffenders: false,
+					OffendersCap: 6 * time.Hour, OffendersDecay: 12 * time.Hour,
+				}
+			},
+		},
+		{
+			"fleet listen addresses",
+			sec("<riposte><fleet><agent_listen>10.0.0.5:1514</agent_listen><enrollment_listen>[::1]:0</enrollment_listen></fleet></riposte>"),
+			func(r *Riposte) { r.Fleet.AgentListen, r.Fleet.EnrollmentListen = "10.0.0.5:1514", "[::1]:0" },
 		},
 		{"http off", sec("<riposte><http_listen>off</http_listen></riposte>"), func(r *Riposte) { r.HTTPListen = "" }},
 		{"http localhost", sec("<riposte><http_listen>localhost:1</http_listen></riposte>"), func(r *Riposte) { r.HTTPListen = "localhost:1" }},

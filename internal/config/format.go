@@ -154,6 +154,7 @@ func (c *Config) Format() []byte {
 	w.elem(2, "firewalld_permanent", yesNoText(as.FirewalldPermanent))
 	w.elem(2, "kill_sessions", yesNoText(as.KillSessions))
 	w.elem(2, "slack_on_delete", yesNoText(as.SlackOnDelete))
+	w.formatFleet(rc.Fleet)
 	w.close(1, "riposte")
 	w.close(0, "ossec_config")
 	return w.buf.Bytes()

@@ -46,6 +46,7 @@ func TestDefault(t *testing.T) {
 		RunTimeout:       60 * time.Second,
 		WhiteListScope:   ScopeIP,
 		ResolveInterval:  5 * time.Minute,
+		Fleet:            defaultFleet(),
 	}
 	if !reflect.DeepEqual(cfg.Riposte, want) || cfg.NodeName != "node01" {
 		t.Errorf("riposte = %+v, node %q", cfg.Riposte, cfg.NodeName)
@@ -178,6 +179,19 @@ func TestFormatText(t *testing.T) {
     <firewalld_permanent>no</firewalld_permanent>
     <kill_sessions>no</kill_sessions>
     <slack_on_delete>no</slack_on_delete>
+    <fleet>
+      <agent_listen>:1514</agent_listen>
+      <enrollment_listen>:1515</enrollment_listen>
+      <replicas>1</replicas>
+      <subject_prefix>riposte</subject_prefix>
+      <heartbeat_interval>10s</heartbeat_interval>
+      <disconnect_after>30s</disconnect_after>
+      <command_ttl>10m</command_ttl>
+      <all_includes_manager>no</all_includes_manager>
+      <central_offenders>yes</central_offenders>
+      <offenders_cap>24h</offenders_cap>
+      <offenders_decay>24h</offenders_decay>
+    </fleet>
   </riposte>
 </ossec_config>
 `

@@ -90,6 +90,7 @@ func load(srcs []source, probs []Problem) (*Config, []Problem, error) {
 				RunTimeout:       defaultRunTimeout,
 				WhiteListScope:   ScopeIP,
 				ResolveInterval:  defaultResolveInterval,
+				Fleet:            defaultFleet(),
 			},
 		},
 		probs:   probs,
@@ -216,6 +217,10 @@ func (l *loader) readFile(roots []*node) {
 				l.readLocalFile(sec)
 			case "ruleset":
 				l.readRuleset(sec)
+			case "remote":
+				l.readPortSection(sec, &l.cfg.Riposte.Fleet.AgentListen)
+			case "auth":
+				l.readPortSection(sec, &l.cfg.Riposte.Fleet.EnrollmentListen)
 			default:
 				if !isWazuhSection(sec.name) {
 					l.errorf(sec.line, "unknown section <%s>", sec.name)
@@ -779,6 +784,8 @@ func (l *loader) readRiposte(el *node) {
 			l.once(&kill, c, el.name)
 		case "slack_on_delete":
 			l.once(&slackDel, c, el.name)
+		case "fleet":
+			l.readFleet(c)
 		default:
 			l.errorf(c.line, "unknown element <%s> in <riposte>", c.name)
 		}

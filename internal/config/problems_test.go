@@ -574,3 +574,28 @@ func TestLocalFileAndRuleset(t *testing.T) {
 		}
 	}
 }
+
+func TestFleetProblems(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"<riposte><fleet><replicas>7</replicas></fleet></riposte>", "x.conf:1: error: replicas must be a number from 1 to 5"},
+		{"<riposte><fleet><agent_listen>1514</agent_listen></fleet></riposte>", "x.conf:1: error: agent_listen"},
+		{"<riposte><fleet><subject_prefix>a.b</subject_prefix></fleet></riposte>", "subject_prefix"},
+		{"<riposte><fleet><agent_url>http://x</agent_url></fleet></riposte>", "agent_url"},
+		{"<riposte><fleet><heartbeat_interval>1m</heartbeat_interval></fleet></riposte>", "disconnect_after (30s) is shorter"},
+		{"<riposte><fleet><bogus/></fleet></riposte>", "unknown element <bogus> in <fleet>"},
+		{"<remote><port>70000</port></remote>", "<remote><port> must be a port number"},
+	} {
+		_, probs, err := Parse("x.conf", []byte("<ossec_config>"+tc.in+"</ossec_config>"))
+		if err == nil {
+			t.Errorf("%s accepted", tc.in)
+			continue
+		}
+		var all []string
+		for _, p := range probs {
+			all = append(all, p.String())
+		}
+		if !strings.Contains(strings.Join(all, "\n"), tc.want) {
+			t.Errorf("%s: problems %q, want one containing %q", tc.in, all, tc.want)
+		}
+	}
+}

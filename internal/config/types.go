@@ -221,6 +221,8 @@ type Riposte struct {
 	DryRun bool
 	// Actions tune the built-in actions.
 	Actions ActionSettings
+	// Fleet configures the manager and its agents.
+	Fleet Fleet
 }
 
 // ActionSettings tune the built-in actions (firewall-drop, host-deny, ...),
