@@ -48,23 +48,31 @@ type Env struct {
 // value is ready to use; it is safe for concurrent use.
 type Shared struct {
 	mu     sync.Mutex
-	values map[string]any
+	values map[string]*sharedValue
+}
+
+// sharedValue is one value of Shared, made once.
+type sharedValue struct {
+	once sync.Once
+	v    any
 }
 
 // load returns the value stored under key, making it with mk the first
-// time.
+// time. mk may load other keys (detecting a backend loads that backend's
+// own state); concurrent loads of one key wait for the first.
 func (s *Shared) load(key string, mk func() any) any {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if v, ok := s.values[key]; ok {
-		return v
-	}
 	if s.values == nil {
-		s.values = make(map[string]any)
+		s.values = make(map[string]*sharedValue)
 	}
-	v := mk()
-	s.values[key] = v
-	return v
+	sv, ok := s.values[key]
+	if !ok {
+		sv = &sharedValue{}
+		s.values[key] = sv
+	}
+	s.mu.Unlock()
+	sv.once.Do(func() { sv.v = mk() })
+	return sv.v
 }
 
 // Options tune the built-in actions. The zero value is the default.
