@@ -271,6 +271,14 @@ func startRiposte(t *testing.T, dir, config string) *instance {
 // when empty).
 func startRiposteIn(t *testing.T, dir, config, netns string) *instance {
 	t.Helper()
+	return startProcess(t, dir, netns, "run", "--config", config, "--data-dir", dir)
+}
+
+// startProcess runs "riposte ARGS..." (inside netns unless empty) with its
+// working directory and control socket in dir, and waits until the socket
+// answers /v1/health.
+func startProcess(t *testing.T, dir, netns string, args ...string) *instance {
+	t.Helper()
 	in := &instance{
 		t:      t,
 		dir:    dir,
@@ -278,9 +286,9 @@ func startRiposteIn(t *testing.T, dir, config, netns string) *instance {
 		exited: make(chan struct{}),
 		client: api.NewSocketClient(filepath.Join(dir, "riposte.sock")),
 	}
-	in.cmd = exec.Command(riposteBin, "run", "--config", config, "--data-dir", dir)
+	in.cmd = exec.Command(riposteBin, args...)
 	if netns != "" {
-		in.cmd = exec.Command("ip", "netns", "exec", netns, riposteBin, "run", "--config", config, "--data-dir", dir)
+		in.cmd = exec.Command("ip", append([]string{"netns", "exec", netns, riposteBin}, args...)...)
 	}
 	in.cmd.Dir = dir
 	in.cmd.Stdout = in.stderr
@@ -293,17 +301,25 @@ func startRiposteIn(t *testing.T, dir, config, netns string) *instance {
 		close(in.exited)
 	}()
 	t.Cleanup(func() {
+		if t.Failed() && !in.hasExited() {
+			// A goroutine dump shows where a stuck process is.
+			_ = in.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-in.exited:
+			case <-time.After(2 * time.Second):
+			}
+		}
 		if !in.hasExited() {
 			_ = in.cmd.Process.Kill()
 			<-in.exited
 		}
 		if t.Failed() {
-			t.Logf("stderr of riposte run (pid %d):\n%s", in.cmd.Process.Pid, truncate(in.stderr.String(), 20000))
+			t.Logf("stderr of riposte %s (pid %d, %s):\n%s", args[0], in.cmd.Process.Pid, dir, truncate(in.stderr.String(), 80000))
 		}
 	})
-	waitFor(t, 10*time.Second, "riposte run to answer /v1/health", func() bool {
+	waitFor(t, 15*time.Second, "riposte "+args[0]+" to answer /v1/health", func() bool {
 		if in.hasExited() {
-			t.Fatalf("riposte run exited early: %v\n%s", in.cmd.ProcessState, in.stderr.String())
+			t.Fatalf("riposte %s exited early: %v\n%s", args[0], in.cmd.ProcessState, in.stderr.String())
 		}
 		var h health
 		return in.get("/v1/health", &h) == nil && h.Status == "ok"

@@ -62,13 +62,10 @@ type Stats struct {
 	RunsFailed      uint64 `json:"runs_failed"`
 }
 
-// Backend is what the API serves.
-type Backend interface {
-	// Ingest handles alerts that have all been parsed successfully.
-	Ingest(ctx context.Context, alerts []*alert.Alert, opts IngestOptions) []AlertReport
-	// Rejected counts alerts that could not be parsed.
-	Rejected(n int)
-	// Pending lists active stateful responses.
+// Status is what every Riposte process serves about itself: an agent as
+// well as a manager or an all-in-one instance.
+type Status interface {
+	// Pending lists active stateful responses of this host.
 	Pending() []execd.Pending
 	// Runs lists recent run results, newest last.
 	Runs() []execd.Result
@@ -76,18 +73,46 @@ type Backend interface {
 	Stats() Stats
 }
 
-// Handler returns the HTTP handler for b.
+// Backend is what the API of a deciding process (manager or all-in-one)
+// serves.
+type Backend interface {
+	Status
+	// Ingest handles alerts that have all been parsed successfully.
+	Ingest(ctx context.Context, alerts []*alert.Alert, opts IngestOptions) []AlertReport
+	// Rejected counts alerts that could not be parsed.
+	Rejected(n int)
+}
+
+// Handler returns the HTTP handler of the control socket for b. When b
+// also implements Fleet, the fleet endpoints are served too.
 func Handler(b Backend, log *slog.Logger) http.Handler {
+	s, mux := newMux(b, log)
+	s.b = b
+	mux.HandleFunc("POST /v1/alerts", s.postAlerts)
+	if f, ok := b.(Fleet); ok {
+		s.fleet = f
+		s.fleetRoutes(mux)
+	}
+	return mux
+}
+
+// StatusHandler returns the HTTP handler of an agent's control socket: its
+// health, runs and active responses.
+func StatusHandler(st Status, log *slog.Logger) http.Handler {
+	_, mux := newMux(st, log)
+	return mux
+}
+
+func newMux(st Status, log *slog.Logger) (*server, *http.ServeMux) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &server{b: b, log: log.With("component", "api")}
+	s := &server{st: st, log: log.With("component", "api")}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/alerts", s.postAlerts)
 	mux.HandleFunc("GET /v1/responses/active", s.getActive)
 	mux.HandleFunc("GET /v1/runs", s.getRuns)
 	mux.HandleFunc("GET /v1/health", s.getHealth)
-	return mux
+	return s, mux
 }
 
 // LoopbackHandler returns the handler for the loopback TCP listener: only
@@ -99,7 +124,7 @@ func LoopbackHandler(b Backend, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &server{b: b, log: log.With("component", "api")}
+	s := &server{b: b, st: b, log: log.With("component", "api")}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/alerts", func(w http.ResponseWriter, r *http.Request) {
 		if !loopbackHost(r.Host) {
@@ -129,8 +154,10 @@ func loopbackHost(host string) bool {
 }
 
 type server struct {
-	b   Backend
-	log *slog.Logger
+	st    Status
+	b     Backend // nil on an agent
+	fleet Fleet   // nil without a fleet
+	log   *slog.Logger
 }
 
 // ErrorBody is the body of every error response.
@@ -186,15 +213,15 @@ func (s *server) postAlerts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) getActive(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.b.Pending())
+	writeJSON(w, http.StatusOK, s.st.Pending())
 }
 
 func (s *server) getRuns(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.b.Runs())
+	writeJSON(w, http.StatusOK, s.st.Runs())
 }
 
 func (s *server) getHealth(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "stats": s.b.Stats()})
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "stats": s.st.Stats()})
 }
 
 func isTrue(v string) bool { return v == "1" || v == "true" || v == "yes" }

@@ -93,3 +93,19 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, v any) e
 	}
 	return nil
 }
+
+// Post sends body as JSON to path and decodes the JSON answer into v (when
+// not nil).
+func (c *Client) Post(ctx context.Context, path string, body, v any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("encoding the request: %w", err)
+	}
+	return c.do(ctx, http.MethodPost, c.base+path, b, v)
+}
+
+// Delete sends a DELETE on path and decodes the JSON answer into v (when
+// not nil).
+func (c *Client) Delete(ctx context.Context, path string, v any) error {
+	return c.do(ctx, http.MethodDelete, c.base+path, nil, v)
+}

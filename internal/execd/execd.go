@@ -82,7 +82,8 @@ type Result struct {
 	RequestID  string        `json:"request_id,omitempty"`
 	Command    string        `json:"command"`
 	Program    string        `json:"program"`
-	Verb       string        `json:"verb"` // add or delete
+	Verb       string        `json:"verb"`          // add or delete
+	Key        string        `json:"key,omitempty"` // timer key of a stateful add or delete, for Undo and Extend
 	Keys       []string      `json:"keys,omitempty"`
 	Status     Status        `json:"status"`
 	ExitCode   int           `json:"exit_code"`
@@ -476,6 +477,7 @@ func (x *Execd) runAdd(req Request) {
 	verb := verbContinue
 	extended := false
 	if req.Timeout > 0 {
+		res.Key = key
 		unlock := x.keys.lock(key)
 		defer unlock()
 		verb, res.Timeout, extended = x.arm(req, key, msg, &res)
@@ -593,9 +595,14 @@ func (x *Execd) runDelete(e *entry) {
 		return
 	}
 	x.mu.Unlock()
+	x.deleteLocked(e, "")
+}
 
+// deleteLocked runs the delete of e, removes its timer and reports the
+// result with note. Callers hold e's key lock and a run slot.
+func (x *Execd) deleteLocked(e *entry, note string) {
 	program := x.program(e.Executable)
-	res := Result{Command: e.Command, Program: program, Verb: verbDelete, Keys: keysOf(e.Key), ExitCode: -1}
+	res := Result{Command: e.Command, Program: program, Verb: verbDelete, Key: e.Key, Keys: keysOf(e.Key), ExitCode: -1, Note: note}
 	defer func() {
 		x.mu.Lock()
 		if x.entries[e.Key] == e {

@@ -214,6 +214,10 @@ type Agent struct {
 	Enrolled        time.Time `json:"enrolled"`
 	// RegisteredIP is the address the agent enrolled from.
 	RegisteredIP string `json:"registered_ip,omitempty"`
+	// Groups and Labels are given at enrollment (Wazuh's agent groups and
+	// labels); the agent's heartbeats report its own in Last.
+	Groups []string `json:"groups,omitempty"`
+	Labels []string `json:"labels,omitempty"`
 	// Revoked agents are refused by the broker and get no commands.
 	Revoked bool `json:"revoked,omitempty"`
 	// Last heartbeat's content and time.

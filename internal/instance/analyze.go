@@ -1,18 +1,23 @@
 package instance
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/riposte/riposte/internal/alert"
 	"github.com/riposte/riposte/internal/analysis"
 	"github.com/riposte/riposte/internal/api"
 	"github.com/riposte/riposte/internal/collect"
 	"github.com/riposte/riposte/internal/config"
+	"github.com/riposte/riposte/internal/fleet"
 	"github.com/riposte/riposte/ruleset"
 )
 
@@ -20,8 +25,10 @@ import (
 // Wazuh's default log_alert_level. Responses still see every matched rule.
 const logAlertLevel = 3
 
-// sourceLine is one line read by a collector.
+// sourceLine is one line read by a collector: on this host (agent is
+// zero) or on an agent, which sent it over the fleet.
 type sourceLine struct {
+	agent    fleet.Agent
 	location string
 	text     string
 }
@@ -30,6 +37,7 @@ type sourceLine struct {
 // built-in ruleset, written under the data directory.
 func (in *Instance) loadRuleset() (*analysis.Engine, error) {
 	host, _ := os.Hostname()
+	in.managerName = host
 	opts := analysis.Options{ManagerName: host}
 	if rs := in.cfg.Ruleset; rs != nil {
 		opts.Decoders = append(append(opts.Decoders, rs.DecoderDirs...), rs.DecoderInclude...)
@@ -68,24 +76,43 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 	}
 	defer out.Close()
 
-	lines := make(chan sourceLine, 4096)
+	lines := in.events
 	var wg sync.WaitGroup
 	for _, lf := range in.cfg.LocalFiles {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := in.collect(ctx, lf, offsets, lines); err != nil && ctx.Err() == nil {
+			c := collector{log: in.log.With("component", "collect", "location", lf.Location), stateDir: in.layout.StateDir(), errors: &in.inputErrors}
+			send := func(s sourceLine) error {
+				select {
+				case lines <- s:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			if err := c.run(ctx, lf, offsets, send); err != nil && ctx.Err() == nil {
 				in.log.Error("log collection stopped", "location", lf.Location, "err", err)
 			}
 		}()
 	}
-	go func() { wg.Wait(); close(lines) }()
+	defer wg.Wait()
 
+	// lines is never closed: agents' events may arrive at any time.
 	sess := analysis.NewSession()
-	for l := range lines {
+	for {
+		var l sourceLine
+		select {
+		case <-ctx.Done():
+			return nil
+		case l = <-lines:
+		}
 		res, err := eng.Process(sess, l.location, l.text)
 		if err != nil || res.Alert == nil || res.Rule == nil {
 			continue
+		}
+		if l.agent.ID != "" {
+			res.Alert = withAgent(res.Alert, in.managerName, l.agent)
 		}
 		if res.Rule.Level >= logAlertLevel {
 			if _, err := out.Write(append(res.Alert, '\n')); err != nil {
@@ -99,20 +126,42 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 		}
 		in.Ingest(ctx, []*alert.Alert{a}, api.IngestOptions{})
 	}
-	return nil
 }
 
-// collect feeds the lines of one <localfile> into lines until ctx ends.
-func (in *Instance) collect(ctx context.Context, lf config.LocalFile, offsets collect.OffsetStore, lines chan<- sourceLine) error {
-	log := in.log.With("component", "collect", "location", lf.Location)
-	send := func(s sourceLine) error {
-		select {
-		case lines <- s:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+// withAgent rewrites the agent part of an alert the engine built for this
+// host ("agent":{"id":"000","name":host}) to name the agent that collected
+// the line, as Wazuh's alerts do.
+func withAgent(doc []byte, host string, a fleet.Agent) []byte {
+	name, _ := json.Marshal(host)
+	old := append(append([]byte(`"agent":{"id":"000","name":`), name...), '}')
+	i := bytes.Index(doc, old)
+	if i < 0 {
+		return doc
 	}
+	part := map[string]string{"id": a.ID, "name": a.Name}
+	if len(a.Last.Addresses) > 0 {
+		part["ip"] = a.Last.Addresses[0]
+	} else if a.RegisteredIP != "" {
+		part["ip"] = a.RegisteredIP
+	}
+	b, _ := json.Marshal(part)
+	out := make([]byte, 0, len(doc)+len(b))
+	out = append(out, doc[:i]...)
+	out = append(out, `"agent":`...)
+	out = append(out, b...)
+	return append(out, doc[i+len(old):]...)
+}
+
+// collector reads <localfile> sources for an instance or an agent.
+type collector struct {
+	log      *slog.Logger
+	stateDir string
+	errors   *atomic.Uint64
+}
+
+// run feeds the lines of one <localfile> to send until ctx ends.
+func (c collector) run(ctx context.Context, lf config.LocalFile, offsets collect.OffsetStore, send func(sourceLine) error) error {
+	log := c.log
 	switch lf.LogFormat {
 	case "journald":
 		if !collect.JournalAvailable() {
@@ -120,8 +169,8 @@ func (in *Instance) collect(ctx context.Context, lf config.LocalFile, offsets co
 			return nil
 		}
 		j := collect.NewJournal(collect.JournalOptions{
-			CursorFile: filepath.Join(in.layout.StateDir(), "journal.cursor"),
-			OnError:    func(err error) { in.inputErrors.Add(1); log.Warn("journal", "err", err) },
+			CursorFile: filepath.Join(c.stateDir, "journal.cursor"),
+			OnError:    func(err error) { c.errors.Add(1); log.Warn("journal", "err", err) },
 		})
 		log.Info("reading the systemd journal")
 		return j.Run(ctx, func(e collect.JournalEntry) error {
@@ -130,7 +179,7 @@ func (in *Instance) collect(ctx context.Context, lf config.LocalFile, offsets co
 	default:
 		t := collect.NewTailer(lf.Location, offsets, collect.TailerOptions{
 			StartAtEnd: true,
-			OnError:    func(err error) { in.inputErrors.Add(1); log.Warn("collect", "err", err) },
+			OnError:    func(err error) { c.errors.Add(1); log.Warn("collect", "err", err) },
 		})
 		log.Info("following log file", "format", lf.LogFormat)
 		if lf.LogFormat == "multi-line" {

@@ -2,6 +2,7 @@ package instance
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -10,18 +11,26 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/riposte/riposte/internal/action"
 	"github.com/riposte/riposte/internal/alert"
 	"github.com/riposte/riposte/internal/analysis"
 	"github.com/riposte/riposte/internal/api"
 	"github.com/riposte/riposte/internal/arlog"
+	"github.com/riposte/riposte/internal/broker"
 	"github.com/riposte/riposte/internal/collect"
 	"github.com/riposte/riposte/internal/config"
+	"github.com/riposte/riposte/internal/enroll"
 	"github.com/riposte/riposte/internal/execd"
+	"github.com/riposte/riposte/internal/fleet"
+	"github.com/riposte/riposte/internal/fleet/manager"
+	"github.com/riposte/riposte/internal/pki"
 	"github.com/riposte/riposte/internal/respond"
 )
 
@@ -53,6 +62,11 @@ type Options struct {
 	DryRun bool
 	// OnResult, when set, is also called with every run's result.
 	OnResult func(execd.Result)
+	// Manager makes the instance a fleet manager: it listens for agents
+	// (<fleet><agent_listen>) and enrollments (<enrollment_listen>), with a
+	// CA of its own. Without it (riposte run) the embedded NATS server has
+	// no network listener and the host is the only agent.
+	Manager bool
 }
 
 // maxRuns is how many results are kept for GET /v1/runs.
@@ -73,8 +87,18 @@ type Instance struct {
 	analysis     *analysis.Engine // nil without <localfile>
 	lock         io.Closer        // held while the instance owns the data directory
 
-	mu      sync.Mutex
-	results []execd.Result
+	results recentRuns
+
+	// The fleet: transport, manager state and, for a manager, enrollment.
+	subjects    fleet.Subjects
+	broker      *broker.Broker // nil on an external NATS cluster
+	nc          *nats.Conn
+	mgr         *manager.Manager
+	ca          *pki.CA
+	serverCert  tls.Certificate
+	enroll      *enroll.Server
+	events      chan sourceLine // lines to analyse: this host's and agents'
+	managerName string
 }
 
 // New prepares an instance: directories, logs, state and the engine.
@@ -119,11 +143,18 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 		return nil, err
 	}
 	in := &Instance{cfg: cfg, layout: l, log: log, engine: engine, arlog: al, onResultHook: opts.OnResult, lock: lock}
-	if len(cfg.LocalFiles) > 0 {
+	if len(cfg.LocalFiles) > 0 || opts.Manager {
 		if in.analysis, err = in.loadRuleset(); err != nil {
 			al.Close()
 			return nil, err
 		}
+		in.events = make(chan sourceLine, 4096)
+	}
+	// The fleet first: execd is not started yet, and a command for this
+	// host only reaches it once Run serves.
+	if err := in.startFleet(opts); err != nil {
+		al.Close()
+		return nil, err
 	}
 	x, err := execd.Open(execd.Options{
 		Dir:              l.Dir,
@@ -137,6 +168,7 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 		Actions:          actionOptions(cfg.Riposte.Actions),
 	})
 	if err != nil {
+		in.closeFleet()
 		al.Close()
 		return nil, err
 	}
@@ -153,6 +185,7 @@ func (in *Instance) Layout() Layout { return in.layout }
 func (in *Instance) Run(ctx context.Context) error {
 	defer in.lock.Close()
 	defer in.arlog.Close()
+	defer in.closeFleet()
 
 	// What can fail at start is opened before anything runs.
 	var offsets collect.OffsetStore
@@ -200,6 +233,16 @@ func (in *Instance) Run(ctx context.Context) error {
 	execDone := make(chan error, 1)
 	go func() { execDone <- in.exec.Run(ctx) }()
 
+	goRun("manager", in.mgr.Run)
+	if in.enroll != nil {
+		goRun("enrollment", in.enroll.ListenAndServe)
+		agents := in.cfg.Riposte.Fleet.NATSURL
+		if in.broker != nil {
+			agents = in.broker.AgentURL()
+		}
+		in.log.Info("accepting agents", "agents", agents, "enrollment", in.cfg.Riposte.Fleet.EnrollmentListen,
+			"token_file", in.layout.TokenFile(), "ca_pin", in.ca.Pin(), "ca_file", filepath.Join(in.layout.PKIDir(), "ca.pem"))
+	}
 	h := api.Handler(in, in.log)
 	goRun("control socket", func(ctx context.Context) error { return serve(ctx, ln, h) })
 	if tl != nil {
@@ -320,25 +363,12 @@ func (in *Instance) carryOut(d *respond.Decision, dryRun bool, accepted time.Tim
 		in.log.Log(context.Background(), lvl, "response not run", attrs...)
 		return rep
 	}
-	rep.Delivery = make(map[string]string)
-	local := d.AllAgents
-	for _, t := range d.Targets {
-		if t == LocalAgent {
-			local = true
-			continue
-		}
-		rep.Delivery[t] = "not deliverable: agent " + t + " is not connected to this instance (only agent 000, this host, is)"
-		in.log.Warn("response not deliverable", append(attrs, "target", t)...)
-	}
-	if local {
-		req := execd.FromDecision(d, in.cfg.RepeatedOffenders)
-		req.Accepted = accepted
-		if err := in.exec.Submit(req); err != nil {
-			rep.Delivery[LocalAgent] = "not run: " + err.Error()
-			in.log.Error("response not run", append(attrs, "err", err)...)
+	rep.Delivery = in.dispatch(d)
+	for t, what := range rep.Delivery {
+		if strings.HasPrefix(what, "not ") {
+			in.log.Warn("response not delivered", append(attrs, "target", t, "delivery", what)...)
 		} else {
-			rep.Delivery[LocalAgent] = "submitted"
-			in.log.Info("response submitted", append(attrs, "target", LocalAgent)...)
+			in.log.Info("response dispatched", append(attrs, "target", t, "delivery", what)...)
 		}
 	}
 	return rep
@@ -349,12 +379,10 @@ func (in *Instance) onResult(r execd.Result) {
 	if r.Status != execd.StatusOK && r.Status != execd.StatusAborted {
 		in.runsFailed.Add(1)
 	}
-	in.mu.Lock()
-	in.results = append(in.results, r)
-	if len(in.results) > maxRuns {
-		in.results = append(in.results[:0], in.results[len(in.results)-maxRuns:]...)
+	in.results.add(r)
+	if in.mgr != nil {
+		in.mgr.LocalResult(fleetResult(r))
 	}
-	in.mu.Unlock()
 	if in.onResultHook != nil {
 		in.onResultHook(r)
 	}
@@ -367,11 +395,7 @@ func (in *Instance) Rejected(n int) { in.malformed.Add(uint64(n)) }
 func (in *Instance) Pending() []execd.Pending { return in.exec.Pending() }
 
 // Runs lists recent results. It implements api.Backend.
-func (in *Instance) Runs() []execd.Result {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return append([]execd.Result(nil), in.results...)
-}
+func (in *Instance) Runs() []execd.Result { return in.results.list() }
 
 // Stats returns the counters. It implements api.Backend.
 func (in *Instance) Stats() api.Stats {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/riposte/riposte/internal/api"
 	"github.com/riposte/riposte/internal/config"
 	"github.com/riposte/riposte/internal/execd"
+	"github.com/riposte/riposte/internal/fleet/manager"
 )
 
 const benchConf = `<ossec_config>
@@ -54,7 +56,7 @@ func TestIngestRunsLocally(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep := in.Ingest(context.Background(), []*alert.Alert{a}, api.IngestOptions{})
-	if len(rep) != 1 || len(rep[0].Decisions) != 1 || rep[0].Decisions[0].Delivery["000"] != "submitted" {
+	if len(rep) != 1 || len(rep[0].Decisions) != 1 || rep[0].Decisions[0].Delivery["000"] != manager.Sent {
 		t.Fatalf("report %+v", rep)
 	}
 	select {
@@ -68,7 +70,7 @@ func TestIngestRunsLocally(t *testing.T) {
 	// An alert from another agent with location local is not deliverable here.
 	b, _ := alert.Parse([]byte(`{"rule":{"id":"1","level":7},"agent":{"id":"004"}}`))
 	rep = in.Ingest(context.Background(), []*alert.Alert{b}, api.IngestOptions{})
-	if got := rep[0].Decisions[0].Delivery["004"]; got == "" || got == "submitted" {
+	if got := rep[0].Decisions[0].Delivery["004"]; !strings.HasPrefix(got, manager.NotDeliverable) {
 		t.Fatalf("delivery to 004: %q", got)
 	}
 }

@@ -63,7 +63,7 @@ func newRoot(s *streams) *cobra.Command {
 		SilenceErrors: true,
 		Version:       Version,
 	}
-	root.AddCommand(newRunCmd(s), newConfigCmd(s), newAlertCmd(s), newLogtestCmd(s))
+	root.AddCommand(newRunCmd(s), newManagerCmd(s), newAgentCmd(s), newCtlCmd(s), newConfigCmd(s), newAlertCmd(s), newLogtestCmd(s))
 	return root
 }
 

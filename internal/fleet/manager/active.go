@@ -1,0 +1,284 @@
+package manager
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/riposte/riposte/internal/fleet"
+)
+
+// Active is a stateful response in effect on an agent, as stored in
+// fleet.BucketActive under its ID.
+type Active struct {
+	// ID is "<agent>.<short hash of Key>".
+	ID         string   `json:"id"`
+	Agent      string   `json:"agent"`
+	Name       string   `json:"name,omitempty"`
+	Executable string   `json:"executable,omitempty"`
+	Key        string   `json:"key"`
+	Keys       []string `json:"keys,omitempty"`
+	SrcIP      string   `json:"srcip,omitempty"`
+	CommandID  string   `json:"command_id,omitempty"`
+	// Added is when the agent applied it; Until when it ends.
+	Added   time.Time `json:"added"`
+	Until   time.Time `json:"until"`
+	Backend string    `json:"backend,omitempty"`
+}
+
+type activeEntry struct {
+	a   Active
+	rev uint64
+}
+
+// ActiveID is the id of the active response key on agent.
+func ActiveID(agent, key string) string {
+	h := sha256.Sum256([]byte(key))
+	return agent + "." + hex.EncodeToString(h[:8])
+}
+
+// Filter selects active responses; zero fields match everything.
+type Filter struct {
+	Agent string
+	// IP matches SrcIP or any key.
+	IP netip.Addr
+	// Command matches the command name or the executable.
+	Command string
+}
+
+func (f Filter) match(a *Active) bool {
+	if f.Agent != "" && a.Agent != f.Agent {
+		return false
+	}
+	if f.Command != "" && a.Name != f.Command && a.Executable != f.Command {
+		return false
+	}
+	if f.IP.IsValid() {
+		ip := f.IP.String()
+		return a.SrcIP == ip || a.Key == ip || slices.Contains(a.Keys, ip)
+	}
+	return true
+}
+
+// Active lists the active responses f selects, oldest first.
+func (m *Manager) Active(f Filter) []Active {
+	m.mu.RLock()
+	var out []Active
+	for _, e := range m.active {
+		if f.match(&e.a) {
+			a := e.a
+			a.Keys = slices.Clone(a.Keys)
+			out = append(out, a)
+		}
+	}
+	m.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Active) int {
+		if c := a.Added.Compare(b.Added); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// applyActive merges an active response read from the bucket.
+func (m *Manager) applyActive(e jetstream.KeyValueEntry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := m.active[e.Key()]
+	if isDelete(e) {
+		if cur != nil && cur.rev != 0 && e.Revision() > cur.rev {
+			delete(m.active, e.Key())
+		}
+		return
+	}
+	if cur != nil && e.Revision() <= cur.rev {
+		return
+	}
+	var a Active
+	if !m.decode(e, &a) || a.ID != e.Key() {
+		return
+	}
+	m.active[a.ID] = &activeEntry{a: a, rev: e.Revision()}
+}
+
+// putActive returns the write of a; m.mu must be held to call it, not to
+// run the returned function.
+func (m *Manager) putActive(a Active) func() {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil
+	}
+	ttl := a.Until.Sub(m.o.Now()) + activeGrace + markerTTL
+	return func() { m.fireAndForget(m.putAsync(fleet.BucketActive, a.ID, b, ttl)) }
+}
+
+// applyRunState updates the central state from a run's result: a stateful
+// add that took effect becomes active until Started+Timeout; a delete ends
+// it; an aborted add changes nothing. m.mu is held; the returned function
+// (if any) writes the change.
+func (m *Manager) applyRunState(agent string, r fleet.Result, srcIP string) func() {
+	if r.Key == "" {
+		return nil
+	}
+	id := ActiveID(agent, r.Key)
+	switch {
+	case r.Verb == "add" && r.Outcome == "ok" && r.Timeout > 0:
+		started := r.Started
+		if started.IsZero() {
+			started = r.Time
+		}
+		if started.IsZero() {
+			started = m.o.Now()
+		}
+		if srcIP == "" {
+			srcIP = addrIn(append([]string{r.Key}, r.Keys...))
+		}
+		a := Active{
+			ID: id, Agent: agent, Name: r.Name, Executable: r.Executable,
+			Key: r.Key, Keys: slices.Clone(r.Keys), SrcIP: srcIP, CommandID: r.CommandID,
+			Added: started.UTC(), Until: started.Add(r.Timeout.D()).UTC(), Backend: r.Backend,
+		}
+		e := m.active[id]
+		if e == nil {
+			e = &activeEntry{}
+			m.active[id] = e
+		}
+		e.a = a
+		return m.putActive(a)
+	case r.Verb == "delete":
+		switch r.Outcome {
+		case "failed", "error", "killed":
+			// The response may still be in effect; the sweep drops it
+			// after its end if no later delete succeeds.
+			return nil
+		}
+		if _, ok := m.active[id]; !ok {
+			return nil
+		}
+		delete(m.active, id)
+		return func() { m.fireAndForget(m.purgeAsync(fleet.BucketActive, id)) }
+	}
+	return nil
+}
+
+// addrIn returns the first of keys that is an IP address.
+func addrIn(keys []string) string {
+	for _, k := range keys {
+		if a, err := netip.ParseAddr(k); err == nil {
+			return a.String()
+		}
+	}
+	return ""
+}
+
+// extendActive moves the end of agent's active response key; m.mu is held.
+func (m *Manager) extendActive(agent, key string, until time.Time) func() {
+	e := m.active[ActiveID(agent, key)]
+	if e == nil {
+		return nil
+	}
+	e.a.Until = until.UTC()
+	return m.putActive(e.a)
+}
+
+// sweepActive drops active responses past their end by more than a grace
+// period: their agent was offline when it deleted them.
+func (m *Manager) sweepActive() {
+	now := m.o.Now()
+	var gone []string
+	m.mu.Lock()
+	for id, e := range m.active {
+		if now.Sub(e.a.Until) > activeGrace {
+			delete(m.active, id)
+			gone = append(gone, id)
+		}
+	}
+	m.mu.Unlock()
+	for _, id := range gone {
+		m.fireAndForget(m.purgeAsync(fleet.BucketActive, id))
+		m.log.Debug("active response past its end dropped", "id", id)
+	}
+}
+
+// matching returns the active responses with the given id, or every one
+// for ip.
+func (m *Manager) matching(id string, ip netip.Addr) ([]Active, error) {
+	var out []Active
+	if id != "" {
+		m.mu.RLock()
+		e := m.active[id]
+		var a Active
+		if e != nil {
+			a = e.a
+		}
+		m.mu.RUnlock()
+		if e != nil && (!ip.IsValid() || (Filter{IP: ip}).match(&a)) {
+			out = append(out, a)
+		}
+	} else if ip.IsValid() {
+		out = m.Active(Filter{IP: ip})
+	} else {
+		return nil, errors.New("neither an id nor an address given")
+	}
+	if len(out) == 0 {
+		return nil, ErrNotFound
+	}
+	return out, nil
+}
+
+// Undo sends undo commands wherever matching responses are active: the
+// one with Active.ID id, or (id empty) every one for ip. The responses end
+// when their agents report the delete.
+func (m *Manager) Undo(ctx context.Context, id string, ip netip.Addr) ([]Active, error) {
+	return m.control(ctx, "undo", id, ip, func(c *fleet.Command) { c.Kind = fleet.KindUndo })
+}
+
+// Extend sends extend commands moving the end of matching responses (as
+// for Undo) to until.
+func (m *Manager) Extend(ctx context.Context, id string, ip netip.Addr, until time.Time) ([]Active, error) {
+	if !until.After(m.o.Now()) {
+		return nil, fmt.Errorf("extend: %s is not in the future", until.Format(time.RFC3339))
+	}
+	return m.control(ctx, "extend", id, ip, func(c *fleet.Command) { c.Kind, c.Until = fleet.KindExtend, until.UTC() })
+}
+
+func (m *Manager) control(ctx context.Context, verb, id string, ip netip.Addr, set func(*fleet.Command)) ([]Active, error) {
+	acts, err := m.matching(id, ip)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", verb, err)
+	}
+	now := m.o.Now().UTC()
+	cmds := make([]fleet.Command, len(acts))
+	srcs := make([]string, len(acts))
+	for i, a := range acts {
+		cmds[i] = fleet.Command{
+			ID: nuid.Next(), Agent: a.Agent, Issued: now, Expires: now.Add(m.o.CommandTTL), Origin: m.o.Node,
+			Name: a.Name, Executable: a.Executable, Key: a.Key,
+		}
+		set(&cmds[i])
+		srcs[i] = a.SrcIP
+	}
+	out := m.issue(ctx, cmds, srcs)
+	var failed []string
+	for agent, s := range out {
+		if strings.HasPrefix(s, NotDeliverable) || strings.HasPrefix(s, "failed") {
+			failed = append(failed, agent+": "+s)
+		}
+	}
+	if len(failed) == len(out) && len(failed) > 0 {
+		slices.Sort(failed)
+		return acts, fmt.Errorf("%s: %s", verb, strings.Join(failed, "; "))
+	}
+	return acts, nil
+}

@@ -1,0 +1,617 @@
+package manager
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/riposte/riposte/internal/fleet"
+)
+
+// Command statuses.
+const (
+	CmdPending       = "pending"       // stored, not acknowledged
+	CmdAccepted      = "accepted"      // acknowledged; the agent runs it
+	CmdDone          = "done"          // the agent reported its run
+	CmdFailed        = "failed"        // refused, invalid, or the run failed
+	CmdExpired       = "expired"       // not acknowledged before it expired
+	CmdUndeliverable = "undeliverable" // the agent was revoked or the store failed
+)
+
+// Per-target results of Dispatch, Undo and Extend.
+const (
+	Sent              = "sent"
+	Queued            = "queued (agent disconnected)"
+	NotDeliverable    = "not deliverable: "
+	UnknownAgent      = NotDeliverable + "unknown agent"
+	RevokedAgent      = NotDeliverable + "agent revoked"
+	NoLocalExecutor   = NotDeliverable + "no local executor"
+	InvalidExecutable = NotDeliverable + "invalid executable"
+)
+
+// statusRank orders statuses so a late or replayed update never moves a
+// command backwards.
+func statusRank(s string) int {
+	switch s {
+	case CmdPending:
+		return 0
+	case CmdAccepted:
+		return 1
+	}
+	return 2
+}
+
+// CommandRecord is a command and what became of it, as stored in
+// fleet.BucketCommands under "<agent>.<command id>".
+type CommandRecord struct {
+	Command fleet.Command `json:"command"`
+	// Status is pending, accepted, done, failed, expired or undeliverable.
+	Status string `json:"status"`
+	// SrcIP is the address the command acts on, if any.
+	SrcIP string `json:"srcip,omitempty"`
+	// Node is the manager that issued it.
+	Node string `json:"node,omitempty"`
+	// Sent is when it was last published to the agent and Sends how many
+	// times (this manager's count).
+	Sent  time.Time `json:"sent,omitzero"`
+	Sends int       `json:"sends,omitempty"`
+	// Acked is when the acknowledgement arrived; Finished when the command
+	// reached its final status.
+	Acked    time.Time `json:"acked,omitzero"`
+	Finished time.Time `json:"finished,omitzero"`
+	// Outcome and Note are the agent's (or the manager's) last word.
+	Outcome string `json:"outcome,omitempty"`
+	Note    string `json:"note,omitempty"`
+}
+
+type cmdEntry struct {
+	rec CommandRecord
+	rev uint64
+	// stored is false while the first write is in flight: the command is
+	// neither sent nor expired before it is durable.
+	stored bool
+}
+
+func cmdKey(agent, id string) string { return agent + "." + id }
+
+// Dispatch is one response to carry out on a set of agents.
+type Dispatch struct {
+	// DecisionID links the commands to the decision that made them.
+	DecisionID string
+	// Name is the <command> name; Executable the file to run.
+	Name, Executable string
+	// Timeout makes the response stateful.
+	Timeout time.Duration
+	// ExtraArgs go to parameters.extra_args; Alert is the alert document.
+	ExtraArgs []string
+	Alert     json.RawMessage
+	// Ladder is the repeated_offenders ladder in minutes, counted by the
+	// agent unless central counting is enabled.
+	Ladder []int
+	// SrcIP is the address the response acts on (for the central state
+	// and repeat offenders); may be invalid.
+	SrcIP netip.Addr
+	// Targets are agent ids; "000" is the manager host.
+	Targets []string
+	// AllAgents adds every enrolled agent that is not revoked, connected
+	// or not (and 000 when Options.AllIncludesManager is set).
+	AllAgents bool
+}
+
+// Dispatch stores one command per target and sends it, returning per agent
+// id Sent, Queued, or a NotDeliverable reason. A disconnected agent gets
+// its command when it comes back, if it is still valid then.
+func (m *Manager) Dispatch(ctx context.Context, d Dispatch) map[string]string {
+	now := m.o.Now().UTC()
+	targets := slices.Clone(d.Targets)
+	if d.AllAgents {
+		m.mu.RLock()
+		for id, e := range m.agents {
+			if !e.a.Revoked {
+				targets = append(targets, id)
+			}
+		}
+		m.mu.RUnlock()
+		if m.o.AllIncludesManager {
+			targets = append(targets, fleet.ManagerID)
+		}
+	}
+	slices.SortFunc(targets, cmpID)
+	targets = slices.Compact(targets)
+	if !fleet.ValidExecutable(d.Executable) {
+		out := make(map[string]string, len(targets))
+		for _, id := range targets {
+			out[id] = InvalidExecutable
+		}
+		return out
+	}
+	timeout, ladder := d.Timeout, d.Ladder
+	if m.o.Offenders.Enabled && timeout > 0 && d.SrcIP.IsValid() {
+		timeout, _ = m.Timeout(timeout, d.Ladder, d.SrcIP)
+		ladder = nil
+	}
+	expires := now.Add(m.o.CommandTTL)
+	if timeout > 0 {
+		expires = now.Add(timeout)
+	}
+	cmds := make([]fleet.Command, 0, len(targets))
+	for _, id := range targets {
+		cmds = append(cmds, fleet.Command{
+			ID: nuid.Next(), Kind: fleet.KindRun, Agent: id, Issued: now, Expires: expires,
+			Origin: m.o.Node, DecisionID: d.DecisionID,
+			Name: d.Name, Executable: d.Executable, Timeout: fleet.Duration(timeout),
+			ExtraArgs: d.ExtraArgs, Alert: d.Alert, Ladder: ladder,
+		})
+	}
+	var srcs []string
+	if d.SrcIP.IsValid() {
+		srcs = make([]string, len(cmds))
+		for i := range srcs {
+			srcs[i] = d.SrcIP.String()
+		}
+	}
+	return m.issue(ctx, cmds, srcs)
+}
+
+// issue stores commands (all writes pipelined, acknowledgements awaited
+// once), then publishes those of connected agents and hands those of 000
+// to Local. srcIPs, if not nil, holds the address of each command.
+func (m *Manager) issue(ctx context.Context, cmds []fleet.Command, srcIPs []string) map[string]string {
+	out := make(map[string]string, len(cmds))
+	now := m.o.Now()
+	var (
+		local    []fleet.Command
+		localSrc []string
+		stored   []*cmdEntry
+		records  []Record
+	)
+	m.mu.Lock()
+	for i, c := range cmds {
+		var srcIP string
+		if srcIPs != nil {
+			srcIP = srcIPs[i]
+		}
+		if c.Agent == fleet.ManagerID {
+			local = append(local, c)
+			localSrc = append(localSrc, srcIP)
+			continue
+		}
+		known, revoked, _ := m.agentState(c.Agent, now)
+		if !known || revoked {
+			out[c.Agent] = UnknownAgent
+			if revoked {
+				out[c.Agent] = RevokedAgent
+			}
+			records = append(records, Record{Kind: "undeliverable", Agent: c.Agent, CommandID: c.ID, Name: c.Name, Note: strings.TrimPrefix(out[c.Agent], NotDeliverable)})
+			continue
+		}
+		e := &cmdEntry{rec: CommandRecord{Command: c, Status: CmdPending, SrcIP: srcIP, Node: m.o.Node}}
+		m.cmdMap(c.Agent)[c.ID] = e
+		stored = append(stored, e)
+	}
+	m.mu.Unlock()
+
+	// The entries are not touched by others until marked stored, so they
+	// are read here without the lock.
+	futs := make([]jetstream.PubAckFuture, len(stored))
+	errs := make([]error, len(stored))
+	for i, e := range stored {
+		b, err := json.Marshal(e.rec)
+		if err == nil {
+			ttl := e.rec.Command.Expires.Sub(now) + m.o.Retention
+			futs[i], err = m.putAsync(fleet.BucketCommands, cmdKey(e.rec.Command.Agent, e.rec.Command.ID), b, ttl)
+		}
+		errs[i] = err
+	}
+	revs, ackErrs := waitAll(ctx, futs)
+
+	var send []fleet.Command
+	m.mu.Lock()
+	for i, e := range stored {
+		c := &e.rec.Command
+		if err := errors.Join(errs[i], ackErrs[i]); err != nil {
+			delete(m.cmds[c.Agent], c.ID)
+			out[c.Agent] = NotDeliverable + "store failed: " + err.Error()
+			records = append(records, Record{Kind: "undeliverable", Agent: c.Agent, CommandID: c.ID, Name: c.Name, Note: "store failed: " + err.Error()})
+			continue
+		}
+		e.rev, e.stored = max(e.rev, revs[i]), true
+		if _, _, connected := m.agentState(c.Agent, now); connected {
+			e.rec.Sent, e.rec.Sends = now, e.rec.Sends+1
+			send = append(send, *c)
+			out[c.Agent] = Sent
+		} else {
+			out[c.Agent] = Queued
+		}
+		records = append(records, Record{Kind: "command", Agent: c.Agent, CommandID: c.ID, Name: c.Name, Note: string(c.Kind) + " " + out[c.Agent]})
+	}
+	m.mu.Unlock()
+
+	for i := range send {
+		m.publish(&send[i])
+	}
+	for i, c := range local {
+		out[c.Agent] = m.runLocal(c, localSrc[i])
+		records = append(records, Record{Kind: "command", Agent: c.Agent, CommandID: c.ID, Name: c.Name, Note: string(c.Kind) + " " + out[c.Agent]})
+	}
+	for _, r := range records {
+		m.record(r)
+	}
+	return out
+}
+
+// runLocal hands a command for 000 to Local.
+func (m *Manager) runLocal(c fleet.Command, srcIP string) string {
+	if m.o.Local == nil {
+		return NoLocalExecutor
+	}
+	e := &cmdEntry{rec: CommandRecord{Command: c, Status: CmdAccepted, SrcIP: srcIP, Node: m.o.Node, Sent: m.o.Now(), Sends: 1, Acked: m.o.Now()}}
+	status := Sent
+	if err := m.o.Local(c); err != nil {
+		e.rec.Status, e.rec.Outcome, e.rec.Note, e.rec.Finished = CmdFailed, "error", err.Error(), m.o.Now()
+		status = "failed: " + err.Error()
+	}
+	m.mu.Lock()
+	m.cmdMap(c.Agent)[c.ID] = e
+	m.mu.Unlock()
+	return status
+}
+
+// LocalResult takes the result of a run on the manager host (000). It goes
+// through the audit stream like an agent's.
+func (m *Manager) LocalResult(r fleet.Result) {
+	b, err := json.Marshal(r)
+	if err == nil {
+		_, err = m.js.PublishAsync(m.subj.Result(fleet.ManagerID), b)
+	}
+	if err != nil {
+		m.storeErrors.Add(1)
+		m.log.Warn("local result not stored", "command", r.CommandID, "err", err)
+	}
+}
+
+func (m *Manager) cmdMap(agent string) map[string]*cmdEntry {
+	mm := m.cmds[agent]
+	if mm == nil {
+		mm = make(map[string]*cmdEntry)
+		m.cmds[agent] = mm
+	}
+	return mm
+}
+
+// publish sends a command to its agent (core NATS; the agent dedupes).
+func (m *Manager) publish(c *fleet.Command) {
+	b, err := json.Marshal(c)
+	if err == nil {
+		err = m.nc.Publish(m.subj.Command(c.Agent), b)
+	}
+	if err != nil {
+		m.log.Warn("command not sent", "agent", c.Agent, "command", c.ID, "err", err)
+	}
+}
+
+// resend publishes again the pending, still valid commands of agent that
+// were last sent at least minAge ago, and returns how many.
+func (m *Manager) resend(agent string, now time.Time, minAge time.Duration) int {
+	var send []fleet.Command
+	m.mu.Lock()
+	for _, e := range m.cmds[agent] {
+		if !e.stored || e.rec.Status != CmdPending || !now.Before(e.rec.Command.Expires) || now.Sub(e.rec.Sent) < minAge {
+			continue
+		}
+		e.rec.Sent, e.rec.Sends = now, e.rec.Sends+1
+		send = append(send, e.rec.Command)
+	}
+	m.mu.Unlock()
+	slices.SortFunc(send, func(a, b fleet.Command) int { return a.Issued.Compare(b.Issued) })
+	for i := range send {
+		m.publish(&send[i])
+	}
+	return len(send)
+}
+
+// retry sends again the pending commands of connected agents.
+func (m *Manager) retry() {
+	now := m.o.Now()
+	m.mu.RLock()
+	var due []string
+	for agent, cmds := range m.cmds {
+		if len(cmds) == 0 || agent == fleet.ManagerID {
+			continue
+		}
+		if _, _, connected := m.agentState(agent, now); connected {
+			due = append(due, agent)
+		}
+	}
+	m.mu.RUnlock()
+	for _, agent := range due {
+		m.resend(agent, now, m.o.RetryInterval)
+	}
+}
+
+// expire records pending commands past their expiry and forgets finished
+// ones older than the retention.
+func (m *Manager) expire(ctx context.Context) {
+	now := m.o.Now()
+	var expired []*cmdEntry
+	m.mu.Lock()
+	for agent, cmds := range m.cmds {
+		for id, e := range cmds {
+			switch {
+			case e.stored && e.rec.Status == CmdPending && !now.Before(e.rec.Command.Expires):
+				expired = append(expired, e)
+			case statusRank(e.rec.Status) == 2 && now.Sub(e.rec.Finished) > m.o.Retention:
+				delete(cmds, id)
+			case agent == fleet.ManagerID && e.rec.Status == CmdAccepted && now.Sub(e.rec.Command.Expires) > m.o.Retention:
+				delete(cmds, id)
+			}
+		}
+		if len(cmds) == 0 {
+			delete(m.cmds, agent)
+		}
+	}
+	m.mu.Unlock()
+	m.finish(ctx, expired, CmdExpired, "expired", "expired before the agent acknowledged it")
+}
+
+// pendingOf returns the pending commands of agent.
+func (m *Manager) pendingOf(agent string) []*cmdEntry {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []*cmdEntry
+	for _, e := range m.cmds[agent] {
+		if e.stored && e.rec.Status == CmdPending {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// finish moves pending commands to a final status and records each. The
+// stored entry is replaced only if nobody changed it meanwhile (another
+// manager may have seen the acknowledgement); only the manager that
+// succeeds records it.
+func (m *Manager) finish(ctx context.Context, entries []*cmdEntry, status, kind, note string) {
+	if len(entries) == 0 {
+		return
+	}
+	now := m.o.Now()
+	type job struct {
+		e        *cmdEntry
+		rec      CommandRecord
+		rev      uint64
+		prevNote string
+	}
+	var jobs []job
+	m.mu.Lock()
+	for _, e := range entries {
+		if e.rec.Status != CmdPending {
+			continue
+		}
+		prev := e.rec.Note
+		e.rec.Status, e.rec.Finished, e.rec.Note = status, now, note
+		jobs = append(jobs, job{e, e.rec, e.rev, prev})
+	}
+	m.mu.Unlock()
+	futs := make([]jetstream.PubAckFuture, len(jobs))
+	for i, j := range jobs {
+		b, err := json.Marshal(j.rec)
+		if err != nil {
+			continue
+		}
+		msg := newKVMsg(fleet.BucketCommands, cmdKey(j.rec.Command.Agent, j.rec.Command.ID), b)
+		opts := []jetstream.PublishOpt{jetstream.WithStallWait(stallWait), jetstream.WithMsgTTL(m.o.Retention)}
+		if j.rev != 0 {
+			opts = append(opts, jetstream.WithExpectLastSequencePerSubject(j.rev))
+		}
+		futs[i], err = m.js.PublishMsgAsync(msg, opts...)
+		if err != nil {
+			m.storeErrors.Add(1)
+		}
+	}
+	revs, errs := waitAll(ctx, futs)
+	for i, j := range jobs {
+		if isConflict(errs[i]) {
+			// Another manager changed it first (it may have seen the
+			// acknowledgement): back to pending until the watcher brings
+			// the stored status, or the next attempt.
+			m.mu.Lock()
+			if j.e.rec.Status == status && j.e.rec.Finished.Equal(now) {
+				j.e.rec.Status, j.e.rec.Finished, j.e.rec.Note = CmdPending, time.Time{}, j.prevNote
+			}
+			m.mu.Unlock()
+			continue
+		}
+		m.mu.Lock()
+		j.e.rev = max(j.e.rev, revs[i])
+		m.mu.Unlock()
+		m.record(Record{Kind: kind, Agent: j.rec.Command.Agent, CommandID: j.rec.Command.ID, Name: j.rec.Command.Name, Note: note})
+		m.log.Info("command "+kind, "agent", j.rec.Command.Agent, "command", j.rec.Command.ID, "name", j.rec.Command.Name, "note", note)
+	}
+}
+
+func isConflict(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == 10164)
+}
+
+// Commands lists the pending and recent commands of agent, oldest first.
+func (m *Manager) Commands(agent string) []CommandRecord {
+	m.mu.RLock()
+	out := make([]CommandRecord, 0, len(m.cmds[agent]))
+	for _, e := range m.cmds[agent] {
+		out = append(out, e.rec)
+	}
+	m.mu.RUnlock()
+	slices.SortFunc(out, func(a, b CommandRecord) int {
+		if c := a.Command.Issued.Compare(b.Command.Issued); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Command.ID, b.Command.ID)
+	})
+	return out
+}
+
+// applyCommand merges a command entry read from the bucket.
+func (m *Manager) applyCommand(e jetstream.KeyValueEntry) {
+	agent, id, ok := strings.Cut(e.Key(), ".")
+	if !ok {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := m.cmds[agent][id]
+	if isDelete(e) {
+		if cur != nil && cur.rev != 0 && e.Revision() > cur.rev {
+			delete(m.cmds[agent], id)
+		}
+		return
+	}
+	if cur != nil && cur.rev == 0 {
+		// The first stored version of a command issued here: what is in
+		// memory is at least as new.
+		cur.rev = e.Revision()
+		return
+	}
+	if cur != nil && e.Revision() <= cur.rev {
+		return
+	}
+	var rec CommandRecord
+	if !m.decode(e, &rec) || rec.Command.Agent != agent || rec.Command.ID != id {
+		return
+	}
+	if cur == nil {
+		m.cmdMap(agent)[id] = &cmdEntry{rec: rec, rev: e.Revision(), stored: true}
+		return
+	}
+	cur.rev = e.Revision()
+	if statusRank(rec.Status) > statusRank(cur.rec.Status) {
+		sent, sends := cur.rec.Sent, cur.rec.Sends
+		cur.rec = rec
+		cur.rec.Sent, cur.rec.Sends = sent, sends
+	}
+}
+
+// handleResult processes an acknowledgement or a run result of agent.
+func (m *Manager) handleResult(agent string, data []byte) {
+	if len(data) > fleet.MaxMessage {
+		m.drop("result", agent, "oversized", len(data))
+		return
+	}
+	var r fleet.Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		m.drop("result", agent, "unparsable: "+err.Error(), len(data))
+		return
+	}
+	if agent != fleet.ManagerID {
+		// Results of an agent revoked since are still its own (the broker
+		// checked them when they were published).
+		m.mu.RLock()
+		known := m.agents[agent] != nil
+		m.mu.RUnlock()
+		if !known {
+			m.drop("result", agent, "unknown agent", len(data))
+			return
+		}
+	}
+	m.results.Add(1)
+	switch r.Kind {
+	case fleet.Ack:
+		m.applyAck(agent, r)
+	case fleet.Run:
+		m.applyRun(agent, r)
+	default:
+		m.drop("result", agent, "unknown kind "+string(r.Kind), len(data))
+	}
+}
+
+// applyAck moves an acknowledged command out of pending.
+func (m *Manager) applyAck(agent string, r fleet.Result) {
+	now := m.o.Now()
+	var status string
+	switch r.Outcome {
+	case fleet.AckAccepted, fleet.AckDuplicate:
+		status = CmdAccepted
+	case fleet.AckExpired:
+		status = CmdExpired
+	default:
+		status = CmdFailed
+	}
+	rec := Record{Time: r.Time, Kind: "ack", Agent: agent, CommandID: r.CommandID, Outcome: r.Outcome, Note: r.Note}
+	m.mu.Lock()
+	e := m.cmds[agent][r.CommandID]
+	var (
+		b      []byte
+		extend func()
+	)
+	if e != nil {
+		rec.Name = e.rec.Command.Name
+		if e.rec.Acked.IsZero() {
+			e.rec.Acked = now
+		}
+		if statusRank(status) > statusRank(e.rec.Status) {
+			e.rec.Status, e.rec.Outcome, e.rec.Note = status, r.Outcome, r.Note
+			if statusRank(status) == 2 {
+				e.rec.Finished = now
+			}
+			if e.rec.Command.Kind == fleet.KindExtend && status == CmdAccepted {
+				extend = m.extendActive(agent, e.rec.Command.Key, e.rec.Command.Until)
+			}
+			if agent != fleet.ManagerID {
+				b, _ = json.Marshal(e.rec)
+			}
+		}
+	} else {
+		rec.Note = strings.TrimSpace(rec.Note + " (command unknown here)")
+	}
+	m.mu.Unlock()
+	if b != nil {
+		m.fireAndForget(m.putAsync(fleet.BucketCommands, cmdKey(agent, r.CommandID), b, m.o.Retention))
+	}
+	if extend != nil {
+		extend()
+	}
+	m.notify(rec)
+}
+
+// applyRun records a run's result and updates the central state.
+func (m *Manager) applyRun(agent string, r fleet.Result) {
+	now := m.o.Now()
+	rec := Record{Time: r.Time, Kind: "result", Agent: agent, CommandID: r.CommandID, Name: r.Name, Outcome: r.Outcome, Note: strings.TrimSpace(r.Verb + " " + r.Note)}
+	var (
+		cmdBytes []byte
+		srcIP    string
+	)
+	m.mu.Lock()
+	if e := m.cmds[agent][r.CommandID]; e != nil && r.CommandID != "" {
+		srcIP = e.rec.SrcIP
+		status := CmdDone
+		switch r.Outcome {
+		case "ok", "aborted", "not-found":
+		default:
+			status = CmdFailed
+		}
+		if statusRank(e.rec.Status) < 2 || e.rec.Status == CmdExpired {
+			e.rec.Status, e.rec.Outcome, e.rec.Note, e.rec.Finished = status, r.Outcome, r.Note, now
+			if agent != fleet.ManagerID {
+				cmdBytes, _ = json.Marshal(e.rec)
+			}
+		}
+	}
+	write := m.applyRunState(agent, r, srcIP)
+	m.mu.Unlock()
+	if cmdBytes != nil {
+		m.fireAndForget(m.putAsync(fleet.BucketCommands, cmdKey(agent, r.CommandID), cmdBytes, m.o.Retention))
+	}
+	if write != nil {
+		write()
+	}
+	m.notify(rec)
+}

@@ -1,0 +1,144 @@
+package manager
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Writes to the buckets go straight to their stream subjects with
+// asynchronous publishes, so that thousands of them are pipelined and
+// their acknowledgements awaited once (see waitAll). The headers are those
+// of the key-value protocol.
+const (
+	hdrKVOp     = "KV-Operation"
+	hdrRollup   = "Nats-Rollup"
+	kvOpPurge   = "PURGE"
+	rollupSubj  = "sub"
+	minTTL      = time.Second
+	stallWait   = 5 * time.Second
+	kvSubjectFm = "$KV.%s.%s"
+)
+
+// putAsync writes value under key. A ttl above zero makes the server
+// remove the entry after it.
+func (m *Manager) putAsync(bucket, key string, value []byte, ttl time.Duration) (jetstream.PubAckFuture, error) {
+	msg := &nats.Msg{Subject: fmt.Sprintf(kvSubjectFm, bucket, key), Data: value}
+	opts := []jetstream.PublishOpt{jetstream.WithStallWait(stallWait)}
+	if ttl > 0 {
+		opts = append(opts, jetstream.WithMsgTTL(max(ttl, minTTL)))
+	}
+	return m.js.PublishMsgAsync(msg, opts...)
+}
+
+// purgeAsync removes key; its marker expires after markerTTL.
+func (m *Manager) purgeAsync(bucket, key string) (jetstream.PubAckFuture, error) {
+	msg := nats.NewMsg(fmt.Sprintf(kvSubjectFm, bucket, key))
+	msg.Header.Set(hdrKVOp, kvOpPurge)
+	msg.Header.Set(hdrRollup, rollupSubj)
+	return m.js.PublishMsgAsync(msg, jetstream.WithStallWait(stallWait), jetstream.WithMsgTTL(markerTTL))
+}
+
+// fireAndForget notes the error of an asynchronous write that nobody waits
+// for (its acknowledgement error goes to the error handler of New).
+func (m *Manager) fireAndForget(_ jetstream.PubAckFuture, err error) {
+	if err != nil {
+		m.storeErrors.Add(1)
+		m.log.Warn("store failed", "err", err)
+	}
+}
+
+// waitAll waits for every future and returns, per index, the stored
+// revision or the error.
+func waitAll(ctx context.Context, futs []jetstream.PubAckFuture) ([]uint64, []error) {
+	revs := make([]uint64, len(futs))
+	errs := make([]error, len(futs))
+	for i, f := range futs {
+		if f == nil {
+			continue
+		}
+		select {
+		case ack := <-f.Ok():
+			revs[i] = ack.Sequence
+		case err := <-f.Err():
+			errs[i] = err
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+		}
+	}
+	return revs, errs
+}
+
+// load reads the buckets through watchers that keep following them, so
+// changes made by other managers (or by this one) reach memory.
+func (m *Manager) load(ctx context.Context) error {
+	for _, b := range []struct {
+		kv    jetstream.KeyValue
+		apply func(jetstream.KeyValueEntry)
+	}{
+		{m.kvAgents, m.applyAgent},
+		{m.kvCommands, m.applyCommand},
+		{m.kvActive, m.applyActive},
+	} {
+		w, err := b.kv.WatchAll(context.Background())
+		if err != nil {
+			return fmt.Errorf("manager: watch %s: %w", b.kv.Bucket(), err)
+		}
+		m.watchers = append(m.watchers, w)
+	initial:
+		for {
+			select {
+			case e, ok := <-w.Updates():
+				if !ok {
+					return fmt.Errorf("manager: watch %s: stopped", b.kv.Bucket())
+				}
+				if e == nil {
+					break initial
+				}
+				b.apply(e)
+			case <-ctx.Done():
+				return fmt.Errorf("manager: load %s: %w", b.kv.Bucket(), ctx.Err())
+			}
+		}
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			for {
+				select {
+				case e, ok := <-w.Updates():
+					if !ok {
+						return
+					}
+					if e != nil {
+						b.apply(e)
+					}
+				case <-m.closed:
+					return
+				}
+			}
+		}()
+	}
+	return nil
+}
+
+func isDelete(e jetstream.KeyValueEntry) bool {
+	return e.Operation() == jetstream.KeyValueDelete || e.Operation() == jetstream.KeyValuePurge
+}
+
+// decode unmarshals a bucket entry, logging what it cannot read.
+func (m *Manager) decode(e jetstream.KeyValueEntry, v any) bool {
+	if err := json.Unmarshal(e.Value(), v); err != nil {
+		m.log.Warn("unreadable bucket entry", "bucket", e.Bucket(), "key", e.Key(), "err", err)
+		return false
+	}
+	return true
+}
+
+// newKVMsg is a put of value under key in bucket.
+func newKVMsg(bucket, key string, value []byte) *nats.Msg {
+	return &nats.Msg{Subject: fmt.Sprintf(kvSubjectFm, bucket, key), Data: value, Header: nats.Header{}}
+}
