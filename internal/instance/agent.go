@@ -40,6 +40,8 @@ type AgentOptions struct {
 	// manager that uses an external NATS cluster), with NATSCreds as its
 	// credentials file.
 	NATSURL, NATSCreds string
+	// OnResult, when set, is also called with every run's result.
+	OnResult func(execd.Result)
 }
 
 // Agent is a running agent: it carries out the commands its manager sends,
@@ -261,6 +263,9 @@ func (a *Agent) onResult(r execd.Result) {
 	}
 	a.runs.add(r)
 	a.fa.Report(fleetResult(r))
+	if a.opts.OnResult != nil {
+		a.opts.OnResult(r)
+	}
 }
 
 // Pending lists active stateful responses. It implements api.Status.

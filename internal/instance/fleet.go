@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -124,6 +125,12 @@ func (in *Instance) startFleet(opts Options) error {
 			in.log.Info("enrollment token created", "file", in.layout.TokenFile())
 		}
 		agentPort := portOf(fc.AgentListen)
+		if in.broker != nil {
+			// The port really listened on (the configuration may say 0).
+			if u, err := url.Parse(in.broker.AgentURL()); err == nil && u.Port() != "" {
+				agentPort = u.Port()
+			}
+		}
 		es, err := enroll.NewServer(enroll.ServerOptions{
 			Listen:    fc.EnrollmentListen,
 			CA:        in.ca,
