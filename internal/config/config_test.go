@@ -381,7 +381,7 @@ func TestGlobalAndCluster(t *testing.T) {
 
 func TestRiposteSection(t *testing.T) {
 	defaults := Riposte{
-		HTTPListen:       "127.0.0.1:55000",
+		API:              API{Listen: "127.0.0.1:55000"},
 		HandshakeTimeout: 10 * time.Second,
 		RunTimeout:       60 * time.Second,
 		WhiteListScope:   ScopeIP,
@@ -419,6 +419,7 @@ func TestRiposteSection(t *testing.T) {
 					ResolveInterval:  2 * time.Hour,
 					DryRun:           true,
 					Fleet:            defaultFleet(),
+					API:              API{Listen: "127.0.0.1:55000"},
 				}
 			},
 		},
@@ -468,6 +469,12 @@ func TestRiposteSection(t *testing.T) {
 				r.RunTimeout, r.DryRun, r.AlertsJSON = 7*time.Second, true, []string{"/a", "/b"}
 			},
 		},
+		{
+			"api",
+			sec("<riposte><api><listen>0.0.0.0:55000</listen><cert>/etc/r/api.pem</cert><key>/etc/r/api.key</key></api></riposte>"),
+			func(r *Riposte) { r.API = API{Listen: "0.0.0.0:55000", CertFile: "/etc/r/api.pem", KeyFile: "/etc/r/api.key"} },
+		},
+		{"api off", sec("<riposte><api><listen>off</listen></api></riposte>"), func(r *Riposte) { r.API.Listen = "" }},
 		{"stateless dedupe zero", sec("<riposte><stateless_dedupe>0</stateless_dedupe></riposte>"), func(r *Riposte) {}},
 	}
 	for _, tt := range tests {

@@ -114,8 +114,21 @@ const defaultXML = `<!--
       <alerts_json>/var/ossec/logs/alerts/alerts.json</alerts_json>
     -->
 
-    <!-- Local HTTP endpoint that accepts alerts; loopback only, or off. -->
-    <http_listen>127.0.0.1:55000</http_listen>
+    <!--
+      The HTTPS API (Wazuh-compatible endpoints, /api/v1, the web console
+      and /metrics), on Wazuh's API port. The administrator "admin" is
+      created on first start with its password in <data dir>/admin.password.
+      Without <cert> and <key> a certificate is made on first start.
+    -->
+    <api>
+      <listen>127.0.0.1:55000</listen>
+    </api>
+
+    <!--
+      A plain-HTTP endpoint that accepts alerts without authentication:
+      loopback only, or off. The API accepts them at /api/v1/alerts.
+    -->
+    <http_listen>off</http_listen>
 
     <!-- How long a script may take to ask for its keys or exit. -->
     <handshake_timeout>10s</handshake_timeout>

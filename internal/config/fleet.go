@@ -266,3 +266,56 @@ func (w *xmlWriter) formatFleet(f Fleet) {
 	w.elem(3, "offenders_decay", formatDuration(f.OffendersDecay))
 	w.close(2, "fleet")
 }
+
+// readAPI reads <riposte><api>.
+func (l *loader) readAPI(el *node) {
+	l.noText(el)
+	a := &l.cfg.Riposte.API
+	var listen, cert, key *node
+	for _, c := range el.children {
+		switch c.name {
+		case "listen":
+			l.once(&listen, c, el.name)
+		case "cert":
+			l.once(&cert, c, el.name)
+		case "key":
+			l.once(&key, c, el.name)
+		default:
+			l.errorf(c.line, "unknown element <%s> in <api>", c.name)
+		}
+	}
+	if listen != nil {
+		switch v := l.leaf(listen); {
+		case v == "off":
+			a.Listen = ""
+		case checkHostPort(v) != nil:
+			l.errorf(listen.line, "api listen: %v", checkHostPort(v))
+		default:
+			a.Listen = v
+		}
+	}
+	if cert != nil {
+		a.CertFile = l.leaf(cert)
+	}
+	if key != nil {
+		a.KeyFile = l.leaf(key)
+	}
+	if (a.CertFile == "") != (a.KeyFile == "") {
+		l.errorf(el.line, "<api> needs both <cert> and <key>, or neither")
+	}
+}
+
+// formatAPI writes the <api> subsection.
+func (w *xmlWriter) formatAPI(a API) {
+	w.open(2, "api")
+	if a.Listen == "" {
+		w.elem(3, "listen", "off")
+	} else {
+		w.elem(3, "listen", a.Listen)
+	}
+	if a.CertFile != "" {
+		w.elem(3, "cert", a.CertFile)
+		w.elem(3, "key", a.KeyFile)
+	}
+	w.close(2, "api")
+}

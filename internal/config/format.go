@@ -155,6 +155,7 @@ func (c *Config) Format() []byte {
 	w.elem(2, "kill_sessions", yesNoText(as.KillSessions))
 	w.elem(2, "slack_on_delete", yesNoText(as.SlackOnDelete))
 	w.formatFleet(rc.Fleet)
+	w.formatAPI(rc.API)
 	w.close(1, "riposte")
 	w.close(0, "ossec_config")
 	return w.buf.Bytes()

@@ -41,7 +41,7 @@ func TestDefault(t *testing.T) {
 		t.Errorf("white list = %+v", wl)
 	}
 	want := Riposte{
-		HTTPListen:       "127.0.0.1:55000",
+		API:              API{Listen: "127.0.0.1:55000"},
 		HandshakeTimeout: 10 * time.Second,
 		RunTimeout:       60 * time.Second,
 		WhiteListScope:   ScopeIP,
@@ -166,7 +166,7 @@ func TestFormatText(t *testing.T) {
     <node_name>node01</node_name>
   </cluster>
   <riposte>
-    <http_listen>127.0.0.1:55000</http_listen>
+    <http_listen>off</http_listen>
     <handshake_timeout>10s</handshake_timeout>
     <run_timeout>1m</run_timeout>
     <stateless_dedupe>0s</stateless_dedupe>
@@ -192,6 +192,9 @@ func TestFormatText(t *testing.T) {
       <offenders_cap>24h</offenders_cap>
       <offenders_decay>24h</offenders_decay>
     </fleet>
+    <api>
+      <listen>127.0.0.1:55000</listen>
+    </api>
   </riposte>
 </ossec_config>
 `

@@ -18,7 +18,8 @@ import (
 // Defaults of settings that a configuration file may leave out.
 const (
 	defaultNodeName         = "node01"
-	defaultHTTPListen       = "127.0.0.1:55000"
+	defaultHTTPListen       = ""
+	defaultAPIListen        = "127.0.0.1:55000"
 	defaultHandshakeTimeout = 10 * time.Second
 	defaultRunTimeout       = 60 * time.Second
 	defaultResolveInterval  = 5 * time.Minute
@@ -91,6 +92,7 @@ func load(srcs []source, probs []Problem) (*Config, []Problem, error) {
 				WhiteListScope:   ScopeIP,
 				ResolveInterval:  defaultResolveInterval,
 				Fleet:            defaultFleet(),
+				API:              API{Listen: defaultAPIListen},
 			},
 		},
 		probs:   probs,
@@ -786,6 +788,8 @@ func (l *loader) readRiposte(el *node) {
 			l.once(&slackDel, c, el.name)
 		case "fleet":
 			l.readFleet(c)
+		case "api":
+			l.readAPI(c)
 		default:
 			l.errorf(c.line, "unknown element <%s> in <riposte>", c.name)
 		}

@@ -584,6 +584,8 @@ func TestFleetProblems(t *testing.T) {
 		{"<riposte><fleet><heartbeat_interval>1m</heartbeat_interval></fleet></riposte>", "disconnect_after (30s) is shorter"},
 		{"<riposte><fleet><bogus/></fleet></riposte>", "unknown element <bogus> in <fleet>"},
 		{"<remote><port>70000</port></remote>", "<remote><port> must be a port number"},
+		{"<riposte><api><cert>/a</cert></api></riposte>", "<api> needs both <cert> and <key>"},
+		{"<riposte><api><listen>x</listen></api></riposte>", "api listen"},
 	} {
 		_, probs, err := Parse("x.conf", []byte("<ossec_config>"+tc.in+"</ossec_config>"))
 		if err == nil {

@@ -200,9 +200,9 @@ type Riposte struct {
 	// AlertsJSON are Wazuh alerts.json files to follow (<alerts_json>,
 	// repeatable).
 	AlertsJSON []string
-	// HTTPListen is the TCP address of the local HTTP endpoint that accepts
-	// alerts (<http_listen>). Must be a loopback address. Default
-	// "127.0.0.1:55000"; "off" disables it (stored as "").
+	// HTTPListen is the TCP address of the local plain-HTTP endpoint that
+	// accepts alerts (<http_listen>). Must be a loopback address. Default
+	// off (stored as ""): the HTTPS API accepts alerts too.
 	HTTPListen string
 	// HandshakeTimeout limits how long a script may take to send its
 	// check_keys line or exit (<handshake_timeout>, default 10s).
@@ -223,6 +223,18 @@ type Riposte struct {
 	Actions ActionSettings
 	// Fleet configures the manager and its agents.
 	Fleet Fleet
+	// API configures the HTTPS API (<api>).
+	API API
+}
+
+// API configures the HTTPS API, the console and /metrics.
+type API struct {
+	// Listen is the address (<listen>, default "127.0.0.1:55000"); empty
+	// when off.
+	Listen string
+	// CertFile and KeyFile are the server certificate and key (<cert>,
+	// <key>); without them a certificate is made on first start.
+	CertFile, KeyFile string
 }
 
 // ActionSettings tune the built-in actions (firewall-drop, host-deny, ...),

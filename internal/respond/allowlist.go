@@ -19,6 +19,13 @@ type Allowlist struct {
 
 	mu       sync.RWMutex
 	resolved map[string][]netip.Addr
+	dynamic  []labelled // added at run time (API, the manager's own addresses)
+}
+
+// labelled is an entry added at run time, with what it is reported as.
+type labelled struct {
+	prefix netip.Prefix
+	label  string
 }
 
 // NewAllowlist compiles white-list entries.
@@ -67,15 +74,47 @@ func (al *Allowlist) Match(addr netip.Addr) (string, bool) {
 			return p.String(), true
 		}
 	}
-	if len(al.hosts) == 0 {
-		return "", false
-	}
 	al.mu.RLock()
 	defer al.mu.RUnlock()
+	for _, d := range al.dynamic {
+		if d.prefix.Contains(addr) {
+			return d.label, true
+		}
+	}
 	for _, h := range al.hosts {
 		if slices.Contains(al.resolved[h], addr) {
 			return h, true
 		}
 	}
 	return "", false
+}
+
+// Add puts an address or CIDR block on the list at run time; Match reports
+// label for it. Adding a prefix again replaces its label.
+func (al *Allowlist) Add(p netip.Prefix, label string) {
+	p = netip.PrefixFrom(p.Addr().Unmap().WithZone(""), min(p.Bits(), p.Addr().Unmap().BitLen())).Masked()
+	al.mu.Lock()
+	defer al.mu.Unlock()
+	for i := range al.dynamic {
+		if al.dynamic[i].prefix == p {
+			al.dynamic[i].label = label
+			return
+		}
+	}
+	al.dynamic = append(al.dynamic, labelled{p, label})
+}
+
+// Remove takes a prefix added with Add off the list; it reports whether it
+// was there. Entries of the configuration cannot be removed.
+func (al *Allowlist) Remove(p netip.Prefix) bool {
+	p = netip.PrefixFrom(p.Addr().Unmap().WithZone(""), min(p.Bits(), p.Addr().Unmap().BitLen())).Masked()
+	al.mu.Lock()
+	defer al.mu.Unlock()
+	for i := range al.dynamic {
+		if al.dynamic[i].prefix == p {
+			al.dynamic = slices.Delete(al.dynamic, i, i+1)
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,123 @@
+package audit
+
+import (
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Record is one entry of the trail.
+type Record struct {
+	Time      time.Time       `json:"time"`
+	Kind      string          `json:"kind"`
+	Agent     string          `json:"agent,omitempty"`
+	Command   string          `json:"command,omitempty"`
+	CommandID string          `json:"command_id,omitempty"`
+	IP        string          `json:"ip,omitempty"`
+	Outcome   string          `json:"outcome,omitempty"`
+	Note      string          `json:"note,omitempty"`
+	User      string          `json:"user,omitempty"`
+	Detail    json.RawMessage `json:"detail,omitempty"`
+}
+
+// Query selects records; zero fields match everything.
+type Query struct {
+	Kind    string
+	Agent   string
+	IP      string
+	Command string
+	User    string
+	Since   time.Time
+	Until   time.Time
+	Offset  int
+	Limit   int // 0: DefaultLimit
+}
+
+// DefaultLimit is the page size of a Query without a Limit.
+const DefaultLimit = 500
+
+// Trail keeps the most recent records, oldest overwritten first. It is
+// safe for concurrent use.
+type Trail struct {
+	mu   sync.RWMutex
+	ring []Record
+	next int  // where the next record goes
+	full bool // the ring has wrapped
+}
+
+// New returns a trail that keeps the last capacity records.
+func New(capacity int) *Trail {
+	return &Trail{ring: make([]Record, max(capacity, 1))}
+}
+
+// Add appends a record; a zero Time is set to now.
+func (t *Trail) Add(r Record) {
+	if r.Time.IsZero() {
+		r.Time = time.Now()
+	}
+	t.mu.Lock()
+	t.ring[t.next] = r
+	t.next++
+	if t.next == len(t.ring) {
+		t.next, t.full = 0, true
+	}
+	t.mu.Unlock()
+}
+
+// Len is how many records the trail holds.
+func (t *Trail) Len() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.full {
+		return len(t.ring)
+	}
+	return t.next
+}
+
+// Query returns the records matching q, newest first, one page of them,
+// and how many match in all.
+func (t *Trail) Query(q Query) ([]Record, int) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	n := t.next
+	if t.full {
+		n = len(t.ring)
+	}
+	out := []Record{}
+	total := 0
+	for i := 0; i < n; i++ {
+		idx := t.next - 1 - i
+		if idx < 0 {
+			idx += len(t.ring)
+		}
+		r := &t.ring[idx]
+		if !q.matches(r) {
+			continue
+		}
+		if total >= q.Offset && len(out) < limit {
+			out = append(out, *r)
+		}
+		total++
+	}
+	return out, total
+}
+
+func (q *Query) matches(r *Record) bool {
+	switch {
+	case q.Kind != "" && r.Kind != q.Kind,
+		q.Agent != "" && r.Agent != q.Agent,
+		q.Command != "" && r.Command != q.Command,
+		q.User != "" && r.User != q.User,
+		!q.Since.IsZero() && r.Time.Before(q.Since),
+		!q.Until.IsZero() && r.Time.After(q.Until):
+		return false
+	case q.IP != "" && r.IP != q.IP && !strings.Contains(r.Note, q.IP):
+		return false
+	}
+	return true
+}
