@@ -34,6 +34,7 @@ const (
 	RevokedAgent      = NotDeliverable + "agent revoked"
 	NoLocalExecutor   = NotDeliverable + "no local executor"
 	InvalidExecutable = NotDeliverable + "invalid executable"
+	TooLarge          = NotDeliverable + "command larger than fleet.MaxMessage"
 )
 
 // statusRank orders statuses so a late or replayed update never moves a
@@ -150,6 +151,17 @@ func (m *Manager) Dispatch(ctx context.Context, d Dispatch) map[string]string {
 			ExtraArgs: d.ExtraArgs, Alert: d.Alert, Ladder: ladder,
 		})
 	}
+	if len(cmds) > 0 {
+		// Every command of a dispatch has the same size but for the agent
+		// id; an agent drops what exceeds fleet.MaxMessage.
+		if b, err := json.Marshal(cmds[0]); err != nil || len(b)+16 > fleet.MaxMessage {
+			out := make(map[string]string, len(targets))
+			for _, id := range targets {
+				out[id] = TooLarge
+			}
+			return out
+		}
+	}
 	var srcs []string
 	if d.SrcIP.IsValid() {
 		srcs = make([]string, len(cmds))
@@ -216,7 +228,15 @@ func (m *Manager) issue(ctx context.Context, cmds []fleet.Command, srcIPs []stri
 	m.mu.Lock()
 	for i, e := range stored {
 		c := &e.rec.Command
-		if err := errors.Join(errs[i], ackErrs[i]); err != nil {
+		switch err := errors.Join(errs[i], ackErrs[i]); {
+		case err != nil && errs[i] == nil && ctx.Err() != nil:
+			// Given up waiting, not refused: the write may well be stored,
+			// so the command stays pending and is sent when due.
+			e.stored = true
+			out[c.Agent] = Queued
+			records = append(records, Record{Kind: "command", Agent: c.Agent, CommandID: c.ID, Name: c.Name, Note: string(c.Kind) + " queued (store not confirmed: " + err.Error() + ")"})
+			continue
+		case err != nil:
 			delete(m.cmds[c.Agent], c.ID)
 			out[c.Agent] = NotDeliverable + "store failed: " + err.Error()
 			records = append(records, Record{Kind: "undeliverable", Agent: c.Agent, CommandID: c.ID, Name: c.Name, Note: "store failed: " + err.Error()})
@@ -423,7 +443,7 @@ func (m *Manager) finish(ctx context.Context, entries []*cmdEntry, status, kind,
 			// acknowledgement): back to pending until the watcher brings
 			// the stored status, or the next attempt.
 			m.mu.Lock()
-			if j.e.rec.Status == status && j.e.rec.Finished.Equal(now) {
+			if j.e.rev == j.rev && j.e.rec.Status == status {
 				j.e.rec.Status, j.e.rec.Finished, j.e.rec.Note = CmdPending, time.Time{}, j.prevNote
 			}
 			m.mu.Unlock()
@@ -488,6 +508,10 @@ func (m *Manager) applyCommand(e jetstream.KeyValueEntry) {
 		return
 	}
 	if cur == nil {
+		// Issued by another manager (or before a restart): count it as
+		// sent now, so the first retry waits a retry interval (a hello
+		// gets it at once).
+		rec.Sent = m.o.Now()
 		m.cmdMap(agent)[id] = &cmdEntry{rec: rec, rev: e.Revision(), stored: true}
 		return
 	}

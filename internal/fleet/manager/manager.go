@@ -105,7 +105,10 @@ type Options struct {
 	// OnEvents receives the log lines agents publish. Optional.
 	OnEvents func(agent fleet.Agent, ev fleet.Events)
 	// OnRecord receives every audit record. Optional. It is called with
-	// the manager's lock released but must not block for long.
+	// the manager's lock released but must not block for long. Records of
+	// kind ack and result describe an agent's message that is itself in
+	// the audit stream; the others are published there on
+	// Subjects.Audit(kind).
 	OnRecord func(Record)
 	// Logger receives the manager's logs; default slog.Default().
 	Logger *slog.Logger
@@ -222,6 +225,9 @@ func New(ctx context.Context, o Options) (*Manager, error) {
 	}
 	js, err := jetstream.New(o.Conn,
 		jetstream.WithPublishAsyncMaxPending(1<<16),
+		jetstream.WithPublishAsyncAckHandler(func(_ jetstream.JetStream, msg *nats.Msg, ack *jetstream.PubAck) {
+			m.noteRevision(msg, ack.Sequence)
+		}),
 		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, msg *nats.Msg, err error) {
 			if isConflict(err) {
 				// A compare-and-set lost to another writer. For a
@@ -431,7 +437,7 @@ func (m *Manager) record(r Record) {
 	}
 	r.Node = m.o.Node
 	if b, err := json.Marshal(r); err == nil {
-		if _, err := m.js.PublishAsync(m.subj.Audit(r.Kind), b); err != nil {
+		if _, err := m.js.PublishAsync(m.subj.Audit(r.Kind), b, jetstream.WithStallWait(stallWait)); err != nil {
 			m.storeErrors.Add(1)
 			m.log.Warn("audit record not stored", "kind", r.Kind, "err", err)
 		}

@@ -138,12 +138,12 @@ func TestDispatchTargets(t *testing.T) {
 		local []fleet.Command
 	)
 	m, _ := startManager(t, connect(t, s), Options{
-		Node:  "m1",
+		Node: "m1", RetryInterval: time.Hour,
 		Local: func(c fleet.Command) error { mu.Lock(); local = append(local, c); mu.Unlock(); return nil },
 	})
 	// The second manager shares the state and includes itself in "all";
 	// it has no local executor.
-	m2, _ := startManager(t, connect(t, s), Options{Node: "m2", AllIncludesManager: true})
+	m2, _ := startManager(t, connect(t, s), Options{Node: "m2", AllIncludesManager: true, RetryInterval: time.Hour})
 
 	on := mustRegister(t, m, "on")     // 001, connected
 	off := mustRegister(t, m, "off")   // 002, never connected
@@ -171,6 +171,7 @@ func TestDispatchTargets(t *testing.T) {
 		{"all", m, Dispatch{AllAgents: true}, map[string]string{on: Sent, off: Queued}},
 		{"all including the manager", m2, Dispatch{AllAgents: true}, map[string]string{"000": NoLocalExecutor, on: Sent, off: Queued}},
 		{"invalid executable", m, Dispatch{Executable: "../sh", Targets: []string{on, "000"}}, map[string]string{on: InvalidExecutable, "000": InvalidExecutable}},
+		{"too large", m, Dispatch{Alert: []byte(`"` + strings.Repeat("x", fleet.MaxMessage) + `"`), Targets: []string{on}}, map[string]string{on: TooLarge}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mu.Lock()
@@ -560,6 +561,42 @@ func TestTwoManagers(t *testing.T) {
 	})
 }
 
+func TestTwoManagersExpireOnce(t *testing.T) {
+	s := startServer(t, "")
+	clk := newClock()
+	recs := &recorder{}
+	// Without Run, so the test decides when each expires.
+	newM := func(node string) *Manager {
+		m, err := New(bg, Options{Conn: connect(t, s), Node: node, Now: clk.Now, OnRecord: recs.add, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(m.Close)
+		return m
+	}
+	m1, m2 := newM("a"), newM("b")
+	id := mustRegister(t, m1, "off")
+	waitFor(t, "registry shared", func() bool { return statusOf(m2, id) == StatusNeverConnected })
+	m1.Dispatch(bg, Dispatch{Name: "host-deny", Executable: "host-deny", Targets: []string{id}})
+	c := m1.Commands(id)[0].Command
+	waitFor(t, "both know the command", func() bool { return commandStatus(m2, id, c.ID) == CmdPending })
+	clk.Add(time.Hour)
+	var wg sync.WaitGroup
+	for _, m := range []*Manager{m1, m2} {
+		wg.Add(1)
+		go func() { defer wg.Done(); m.expire(bg) }()
+	}
+	wg.Wait()
+	waitFor(t, "expired on both", func() bool {
+		return commandStatus(m1, id, c.ID) == CmdExpired && commandStatus(m2, id, c.ID) == CmdExpired
+	})
+	m1.expire(bg)
+	m2.expire(bg)
+	if got := recs.find("expired", c.ID); len(got) != 1 {
+		t.Errorf("%d expired records, want 1: %+v", len(got), got)
+	}
+}
+
 func TestForgedIdentity(t *testing.T) {
 	s := startServer(t, "")
 	m, _ := startManager(t, connect(t, s), Options{})
@@ -734,5 +771,40 @@ func TestHeartbeatPersistence(t *testing.T) {
 	}
 	if v := stored().Last.Version; v != "1.1" {
 		t.Errorf("stored version %q", v)
+	}
+}
+
+func TestAckAndRunOutcomes(t *testing.T) {
+	s := startServer(t, "")
+	m, _ := startManager(t, connect(t, s), Options{RetryInterval: time.Hour})
+	id := mustRegister(t, m, "web")
+	agent := newSimAgent(t, s, id)
+	agent.heartbeat(true)
+	waitFor(t, "connected", func() bool { return statusOf(m, id) == StatusActive })
+	for _, tc := range []struct {
+		ack, run string // run empty: no run result
+		want     string
+	}{
+		{fleet.AckAccepted, "", CmdAccepted},
+		{fleet.AckDuplicate, "", CmdAccepted},
+		{fleet.AckExpired, "", CmdExpired},
+		{fleet.AckInvalid, "", CmdFailed},
+		{fleet.AckRefused, "", CmdFailed},
+		{fleet.AckAccepted, "ok", CmdDone},
+		{fleet.AckAccepted, "aborted", CmdDone},
+		{fleet.AckAccepted, "failed", CmdFailed},
+		{"", "ok", CmdDone}, // the acknowledgement was lost
+	} {
+		t.Run(tc.ack+"/"+tc.run, func(t *testing.T) {
+			m.Dispatch(bg, Dispatch{Name: "host-deny", Executable: "host-deny", Targets: []string{id}})
+			c := agent.next()
+			if tc.ack != "" {
+				agent.ack(c.ID, tc.ack)
+			}
+			if tc.run != "" {
+				agent.result(fleet.Result{Kind: fleet.Run, CommandID: c.ID, Outcome: tc.run, Verb: "add", Time: time.Now()})
+			}
+			waitFor(t, "status "+tc.want, func() bool { return commandStatus(m, id, c.ID) == tc.want })
+		})
 	}
 }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/riposte/riposte/internal/fleet"
 )
 
 // Writes to the buckets go straight to their stream subjects with
@@ -136,6 +139,33 @@ func (m *Manager) decode(e jetstream.KeyValueEntry, v any) bool {
 		return false
 	}
 	return true
+}
+
+// noteRevision records the revision of this manager's own write, so that
+// the watcher does not decode it again and compare-and-set writes use it.
+func (m *Manager) noteRevision(msg *nats.Msg, rev uint64) {
+	rest, ok := strings.CutPrefix(msg.Subject, "$KV.")
+	if !ok || msg.Header.Get(hdrKVOp) != "" {
+		return
+	}
+	bucket, key, _ := strings.Cut(rest, ".")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch bucket {
+	case fleet.BucketAgents:
+		if e := m.agents[key]; e != nil {
+			e.rev = max(e.rev, rev)
+		}
+	case fleet.BucketCommands:
+		agent, id, _ := strings.Cut(key, ".")
+		if e := m.cmds[agent][id]; e != nil && e.stored {
+			e.rev = max(e.rev, rev)
+		}
+	case fleet.BucketActive:
+		if e := m.active[key]; e != nil {
+			e.rev = max(e.rev, rev)
+		}
+	}
 }
 
 // newKVMsg is a put of value under key in bucket.
