@@ -17,14 +17,16 @@ const ManagerID = "000"
 const (
 	// BucketAgents maps agent id → Agent (the registry).
 	BucketAgents = "riposte_agents"
-	// BucketCommands maps "<agent>.<command id>" → CommandRecord for every
-	// command not yet acknowledged by its agent.
+	// BucketCommands maps "<agent>.<command id>" → the manager's record of
+	// a command (fleet/manager.CommandRecord): every pending command, and
+	// finished ones for a while.
 	BucketCommands = "riposte_commands"
-	// BucketActive maps "<agent>.<key hash>" → Active for every stateful
-	// response active on an agent.
+	// BucketActive maps "<agent>.<key hash>" → fleet/manager.Active for
+	// every stateful response active on an agent.
 	BucketActive = "riposte_active"
 	// BucketOffenders maps an address (dots and colons replaced, see
-	// OffenderKey) → Offender for central repeat-offender counting.
+	// fleet/manager.OffenderKey) → its offense count, for central
+	// repeat-offender counting.
 	BucketOffenders = "riposte_offenders"
 	// StreamAudit keeps every acknowledgement, result and record of the
 	// manager (audit subjects) for later queries.
