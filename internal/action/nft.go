@@ -124,6 +124,10 @@ type nftBackend struct {
 type nftState struct {
 	mu    sync.Mutex // serialises the sessions; guards ready
 	ready bool       // the table layout was found or made
+
+	qmu     sync.Mutex   // guards queue and leading
+	queue   []*nftAddReq // single addresses waiting for the next batch
+	leading bool         // a goroutine is running batches
 }
 
 func newNftBackend(env *Env) *nftBackend {
@@ -403,6 +407,9 @@ func nftPrefix(p netip.Prefix) netip.Prefix {
 // blocked on their own inside p stay.
 func (b *nftBackend) add(ctx context.Context, p netip.Prefix) error {
 	p = nftPrefix(p)
+	if p.IsSingleIP() {
+		return b.addBatched(ctx, p.Addr())
+	}
 	return b.withLayout(ctx, func(s *nftSession) error { return s.add(p, b.timeout) })
 }
 

@@ -1,0 +1,221 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/google/nftables"
+	"golang.org/x/sys/unix"
+)
+
+// Blocks of single addresses requested at the same time by different runs
+// of one process (an attack from many addresses) are carried out together:
+// the first request leads, taking every request queued meanwhile into one
+// session, one round of pipelined lookups, one transaction and one round of
+// checks. A request alone goes at once, so batching adds no wait.
+
+// nftAddReq is one address waiting to be blocked.
+type nftAddReq struct {
+	addr    netip.Addr
+	timeout time.Duration
+	err     error
+	done    chan struct{}
+}
+
+// nftBatchLimit bounds a batch, so that one transaction stays small enough
+// for the socket and a slow batch does not hold up the next requests.
+const nftBatchLimit = 4096
+
+// nftBatchTimeout bounds the session of one batch, which serves several
+// callers: no one caller's context cancels it.
+const nftBatchTimeout = 30 * time.Second
+
+// addBatched blocks one address through the batch of its namespace.
+func (b *nftBackend) addBatched(ctx context.Context, a netip.Addr) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := &nftAddReq{addr: a, timeout: b.timeout, done: make(chan struct{})}
+	b.qmu.Lock()
+	b.queue = append(b.queue, req)
+	lead := !b.leading
+	b.leading = true
+	b.qmu.Unlock()
+	if lead {
+		b.lead(req)
+		return req.err
+	}
+	select {
+	case <-req.done:
+		return req.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// lead runs batches until mine is done (until the queue is empty when
+// mine is nil), then hands the lead on to a new goroutine if requests are
+// still queued, so that a caller does not wait for others' batches.
+func (b *nftBackend) lead(mine *nftAddReq) {
+	for {
+		b.qmu.Lock()
+		n := min(len(b.queue), nftBatchLimit)
+		if n == 0 {
+			b.leading = false
+			b.qmu.Unlock()
+			return
+		}
+		batch := slices.Clone(b.queue[:n])
+		b.queue = b.queue[n:]
+		b.qmu.Unlock()
+		b.runBatch(batch)
+		if mine == nil {
+			continue
+		}
+		select {
+		case <-mine.done:
+			b.qmu.Lock()
+			more := len(b.queue) > 0
+			if !more {
+				b.leading = false
+			}
+			b.qmu.Unlock()
+			if more {
+				go b.lead(nil)
+			}
+			return
+		default:
+		}
+	}
+}
+
+// runBatch carries out one batch and completes every request in it.
+func (b *nftBackend) runBatch(batch []*nftAddReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), nftBatchTimeout)
+	defer cancel()
+	errs := make(map[netip.Addr]error, len(batch))
+	err := b.withLayout(ctx, func(s *nftSession) error {
+		var err error
+		errs, err = s.addAddrBatch(batch)
+		return err
+	})
+	for _, r := range batch {
+		if err != nil {
+			r.err = err
+		} else {
+			r.err = errs[r.addr]
+		}
+		close(r.done)
+	}
+}
+
+// addAddrBatch is addAddr for many addresses: per address the same result
+// (its own element refreshed with its timeout, nothing done when a CIDR
+// block holds it, checked after), in a constant number of round trips. It
+// returns the error of each address that failed.
+func (s *nftSession) addAddrBatch(batch []*nftAddReq) (map[netip.Addr]error, error) {
+	// One element per address: the longest timeout asked wins (0 is none,
+	// the longest of all).
+	want := make(map[netip.Addr]time.Duration, len(batch))
+	var addrs []netip.Addr
+	for _, r := range batch {
+		t, seen := want[r.addr]
+		switch {
+		case !seen:
+			addrs = append(addrs, r.addr)
+			want[r.addr] = r.timeout
+		case t != 0 && (r.timeout == 0 || r.timeout > t):
+			want[r.addr] = r.timeout
+		}
+	}
+	errs := make(map[netip.Addr]error)
+	for _, v6 := range []bool{false, true} {
+		var group []netip.Addr
+		for _, a := range addrs {
+			if a.Is6() == v6 {
+				group = append(group, a)
+			}
+		}
+		if len(group) == 0 {
+			continue
+		}
+		err := s.addAddrGroup(group, want)
+		if errors.Is(err, unix.ENOENT) {
+			// An element expired between the lookups and the
+			// transaction: look again.
+			err = s.addAddrGroup(group, want)
+		}
+		if errors.Is(err, unix.ENOENT) {
+			// Still missing: the table or a set is gone; the caller
+			// sets the layout up again and retries.
+			return nil, err
+		}
+		if err != nil {
+			// Find out address by address which ones fail.
+			for _, a := range group {
+				if err := s.addAddr(a, want[a]); err != nil {
+					errs[a] = err
+				}
+			}
+		}
+	}
+	return errs, nil
+}
+
+// addAddrGroup blocks addresses of one family: lookups, one transaction,
+// checks.
+func (s *nftSession) addAddrGroup(addrs []netip.Addr, timeout map[netip.Addr]time.Duration) error {
+	set, nets := nftAddrSet(addrs[0].Is6()), nftNetSet(addrs[0].Is6())
+	qs := make([]nftQuery, 0, 2*len(addrs))
+	for _, a := range addrs {
+		qs = append(qs, nftQuery{set.Name, a}, nftQuery{nets.Name, a})
+	}
+	got, err := s.lookupIn(qs)
+	if err != nil {
+		return err
+	}
+	var del, add []nftables.SetElement
+	var check []netip.Addr
+	for i, a := range addrs {
+		own := got[2*i] == a
+		if !own && got[2*i+1].IsValid() {
+			continue // a CIDR block holds it
+		}
+		if own {
+			del = append(del, nftAddrElem(a, 0))
+		}
+		add = append(add, nftAddrElem(a, timeout[a]))
+		check = append(check, a)
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	t := s.newTxn(context.Background())
+	for _, op := range []struct {
+		elems []nftables.SetElement
+		del   bool
+	}{{del, true}, {add, false}} {
+		for chunk := range slices.Chunk(op.elems, nftMsgAddrs) {
+			if err := t.queue(set.Name, chunk, op.del, false); err != nil {
+				return err
+			}
+		}
+	}
+	if err := t.flush(); err != nil {
+		return fmt.Errorf("nftables: add to %s: %w", set.Name, err)
+	}
+	found, err := s.lookup(set.Name, check...)
+	if err != nil {
+		return err
+	}
+	for i, a := range check {
+		if found[i] != a {
+			return fmt.Errorf("nftables: %s is not in set %s after adding it", a, set.Name)
+		}
+	}
+	return nil
+}
