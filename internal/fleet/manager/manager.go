@@ -158,7 +158,7 @@ type Manager struct {
 	agents    map[string]*agentEntry
 	cmds      map[string]map[string]*cmdEntry // agent → command id → entry
 	active    map[string]*activeEntry         // Active.ID → entry
-	offenders map[string]Offender             // fallback when the bucket fails
+	offenders map[string]Offender             // the counts, following the offenders bucket
 	maxID     int                             // highest agent id known
 
 	watchers []jetstream.KeyWatcher

@@ -2,12 +2,13 @@ package manager
 
 import (
 	"encoding/json"
-	"errors"
 	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/riposte/riposte/internal/fleet"
 )
 
 // Offender is the central repeat-offender count of one address, as stored
@@ -32,56 +33,41 @@ func OffenderKey(ip netip.Addr) string {
 // ladder's n-1-th value for the n-th repeat, its last value repeating;
 // without one, base doubled per repeat. The result is capped at
 // Offenders.Cap. The count starts again after Offenders.Decay without an
-// offense. Counts live in the offenders bucket, updated with
-// compare-and-set, so managers on one cluster count together.
+// offense.
+//
+// Counting is in memory, so that an attack from thousands of addresses is
+// not held up by a store round trip per address; each count is written to
+// the offenders bucket behind, and every manager follows the bucket, so the
+// managers of one cluster count together (two offenses counted by two
+// managers in the same instant may count as one).
 func (m *Manager) Timeout(base time.Duration, ladder []int, ip netip.Addr) (time.Duration, int) {
-	ctx, cancel := withTimeout()
-	defer cancel()
 	key := OffenderKey(ip)
 	now := m.o.Now().UTC()
-	for range 10 {
-		var (
-			o   Offender
-			rev uint64
-		)
-		e, err := m.kvOffenders.Get(ctx, key)
-		switch {
-		case err == nil:
-			if !m.decode(e, &o) {
-				o = Offender{}
-			}
-			rev = e.Revision()
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-		default:
-			m.log.Warn("offender count unavailable; counting in memory", "ip", ip, "err", err)
-			return m.timeoutMem(base, ladder, ip, now)
-		}
-		t, n := m.next(&o, base, ladder, ip, now)
-		b, _ := json.Marshal(o)
-		if rev == 0 {
-			_, err = m.kvOffenders.Create(ctx, key, b)
-		} else {
-			_, err = m.kvOffenders.Update(ctx, key, b, rev)
-		}
-		if err == nil {
-			return t, n
-		}
-		if !errors.Is(err, jetstream.ErrKeyExists) && !isConflict(err) {
-			m.log.Warn("offender count not stored", "ip", ip, "err", err)
-			return t, n
-		}
-	}
-	m.log.Warn("offender count contended; counting in memory", "ip", ip)
-	return m.timeoutMem(base, ladder, ip, now)
+	m.mu.Lock()
+	o := m.offenders[key]
+	t, n := m.next(&o, base, ladder, ip, now)
+	m.offenders[key] = o
+	m.mu.Unlock()
+	b, _ := json.Marshal(o)
+	m.fireAndForget(m.putAsync(fleet.BucketOffenders, key, b, 0))
+	return t, n
 }
 
-func (m *Manager) timeoutMem(base time.Duration, ladder []int, ip netip.Addr, now time.Time) (time.Duration, int) {
+// applyOffender takes a count from the bucket (written by this manager or
+// another), keeping whichever is newer.
+func (m *Manager) applyOffender(e jetstream.KeyValueEntry) {
+	if isDelete(e) {
+		return
+	}
+	var o Offender
+	if !m.decode(e, &o) {
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	o := m.offenders[OffenderKey(ip)]
-	t, n := m.next(&o, base, ladder, ip, now)
-	m.offenders[OffenderKey(ip)] = o
-	return t, n
+	if cur, ok := m.offenders[e.Key()]; !ok || o.Last.After(cur.Last) || (o.Last.Equal(cur.Last) && o.Count > cur.Count) {
+		m.offenders[e.Key()] = o
+	}
 }
 
 // next counts one offense in o and returns its timeout and number.

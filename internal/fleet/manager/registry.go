@@ -343,7 +343,3 @@ func (m *Manager) agentState(id string, now time.Time) (known, revoked, connecte
 	return true, e.a.Revoked, m.statusOf(e, now) == StatusActive
 }
 
-// withTimeout returns a context for key-value work without a caller's one.
-func withTimeout() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), kvTimeout)
-}

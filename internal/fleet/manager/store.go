@@ -86,6 +86,7 @@ func (m *Manager) load(ctx context.Context) error {
 		{m.kvAgents, m.applyAgent},
 		{m.kvCommands, m.applyCommand},
 		{m.kvActive, m.applyActive},
+		{m.kvOffenders, m.applyOffender},
 	} {
 		w, err := b.kv.WatchAll(context.Background())
 		if err != nil {
