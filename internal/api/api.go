@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"strings"
 
@@ -109,6 +110,11 @@ func newMux(st Status, log *slog.Logger) (*server, *http.ServeMux) {
 	}
 	s := &server{st: st, log: log.With("component", "api")}
 	mux := http.NewServeMux()
+	// Profiles of the running process, for the operator on the socket
+	// (mode 0600) only.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /v1/responses/active", s.getActive)
 	mux.HandleFunc("GET /v1/runs", s.getRuns)
 	mux.HandleFunc("GET /v1/health", s.getHealth)
