@@ -3,6 +3,9 @@ package main_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,7 +108,26 @@ func TestMeasureAttack10k(t *testing.T) {
 
 func measureAttack(t *testing.T, interleaved bool) {
 	requireBench(t)
-	_, ns, f := benchSetup(t, "5763")
+	dir, ns, f := benchSetup(t, "5763")
+	if out := os.Getenv("RIPOSTE_E2E_PROFILE"); out != "" {
+		// A CPU profile of the instance during the attack.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cl := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, "unix", filepath.Join(dir, "riposte.sock"))
+			}}}
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://riposte/debug/pprof/profile?seconds=5", nil)
+			resp, err := cl.Do(req)
+			if err != nil {
+				t.Logf("profile: %v", err)
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			_ = os.WriteFile(fmt.Sprintf("%s.%v", out, interleaved), b, 0o644)
+		}()
+	}
 	const n = 10000
 	ips := make([]string, n)
 	var sb strings.Builder

@@ -37,8 +37,7 @@ func (x *Execd) Undo(key string) error {
 // add re-armed e between Undo and taking the key lock: the operator's undo
 // wins over a re-trigger that raced it.
 func (x *Execd) runUndo(e *entry) {
-	x.sem <- struct{}{}
-	defer func() { <-x.sem }()
+	defer x.acquire(e.Executable)()
 	unlock := x.keys.lock(e.Key)
 	defer unlock()
 	x.mu.Lock()

@@ -20,6 +20,17 @@ import (
 	"github.com/riposte/riposte/internal/respond"
 )
 
+// acquire takes a run slot for executable (a built-in's or a script's)
+// and returns its release.
+func (x *Execd) acquire(executable string) (release func()) {
+	sem := x.sem
+	if x.actionEnv(executable, 0) != nil {
+		sem = x.bsem
+	}
+	sem <- struct{}{}
+	return func() { <-sem }
+}
+
 // BinDir is the directory, relative to the data directory, that holds the
 // response executables, as in a Wazuh install.
 const BinDir = "active-response/bin"
@@ -125,6 +136,10 @@ type Options struct {
 	ShutdownGrace time.Duration
 	// MaxRunning bounds concurrently running scripts. Default 64.
 	MaxRunning int
+	// MaxBuiltin bounds concurrent runs of built-in actions, which run
+	// in-process and cost a few goroutines each; many at once let their
+	// timers share one write to the state file. Default 1024.
+	MaxBuiltin int
 	// Logger receives execd's structured log. Default: discard.
 	Logger *slog.Logger
 	// ARLog, when set, receives execd's own lines in active-responses.log.
@@ -176,7 +191,8 @@ type Execd struct {
 	opts  Options
 	log   *slog.Logger
 	store *store
-	sem   chan struct{}
+	sem   chan struct{} // slots of external scripts
+	bsem  chan struct{} // slots of in-process built-ins
 	keys  keyLocks
 	// shared is what in-process actions keep across runs (a detected
 	// backend, a firewall layout already checked).
@@ -216,6 +232,9 @@ func Open(opts Options) (*Execd, error) {
 	if opts.MaxRunning <= 0 {
 		opts.MaxRunning = 64
 	}
+	if opts.MaxBuiltin <= 0 {
+		opts.MaxBuiltin = 1024
+	}
 	if opts.ReconcileInterval <= 0 {
 		opts.ReconcileInterval = 5 * time.Second
 	}
@@ -232,6 +251,7 @@ func Open(opts Options) (*Execd, error) {
 		log:     log.With("component", "execd"),
 		store:   st,
 		sem:     make(chan struct{}, opts.MaxRunning),
+		bsem:    make(chan struct{}, opts.MaxBuiltin),
 		entries: make(map[string]*entry),
 		wake:    make(chan struct{}, 1),
 	}
@@ -401,8 +421,7 @@ func (x *Execd) checkExecutable(name string) (string, error) {
 }
 
 func (x *Execd) runAdd(req Request) {
-	x.sem <- struct{}{}
-	defer func() { <-x.sem }()
+	defer x.acquire(req.Executable)()
 
 	program := x.program(req.Executable)
 	res := Result{RequestID: req.ID, Command: req.Command, Program: program, Verb: verbAdd, ExitCode: -1}
@@ -583,8 +602,7 @@ func (x *Execd) poke() {
 }
 
 func (x *Execd) runDelete(e *entry) {
-	x.sem <- struct{}{}
-	defer func() { <-x.sem }()
+	defer x.acquire(e.Executable)()
 	unlock := x.keys.lock(e.Key)
 	defer unlock()
 	x.mu.Lock()
