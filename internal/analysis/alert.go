@@ -378,8 +378,12 @@ func alertSize(ev *Event, r *Rule, p *alertParts, agent []byte) int {
 	return n
 }
 
+// maxPreviousOutput bounds the text of previous_output: the events that
+// would take it past the bound are left out (the first is always kept).
+const maxPreviousOutput = 64 << 10
+
 // alertJSON renders the alert in the shape of Wazuh's alerts.json.
-func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time) []byte {
+func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time, prev []*Event) []byte {
 	p := r.alert
 	if p == nil { // a rule Load did not prepare
 		p = r.alertParts()
@@ -392,7 +396,20 @@ func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time) []byte 
 		b = appendString(b, e.opts.ManagerName)
 		agent = append(b, `},"id":`...)
 	}
-	b := make([]byte, 0, alertSize(ev, r, p, agent))
+	size := alertSize(ev, r, p, agent)
+	n := 0
+	for i, pe := range prev {
+		if n+len(pe.FullLog) > maxPreviousOutput && i > 0 {
+			prev = prev[:i]
+			break
+		}
+		n += len(pe.FullLog) + 1
+	}
+	size += n
+	if len(prev) > 0 {
+		size += len(`,"previous_output":""`)
+	}
+	b := make([]byte, 0, size)
 	b = append(b, `{"timestamp":"`...)
 	b = e.appendTimestamp(b, now)
 	b = append(b, '"')
@@ -421,9 +438,22 @@ func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time) []byte 
 	b = append(b, '.')
 	b = strconv.AppendUint(b, e.seq.Add(1), 10)
 	b = append(b, '"')
+	if len(prev) > 0 {
+		// The earlier events a correlation counted, newest first, one a
+		// line.
+		b = append(b, `,"previous_output":"`...)
+		for i, pe := range prev {
+			if i > 0 {
+				b = append(b, `\n`...)
+			}
+			b = pe.appendFullLog(b)
+		}
+		b = append(b, '"')
+	}
 	if !r.noFullLog {
-		b = append(b, `,"full_log":`...)
-		b = appendString(b, ev.FullLog)
+		b = append(b, `,"full_log":"`...)
+		b = ev.appendFullLog(b)
+		b = append(b, '"')
 	}
 	if ev.ProgramName != "" || ev.Timestamp != "" || ev.Hostname != "" {
 		b = append(b, `,"predecoder":{`...)
@@ -464,6 +494,19 @@ func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time) []byte 
 	b = append(b, `,"location":`...)
 	b = appendString(b, ev.Location)
 	return append(b, '}')
+}
+
+// appendFullLog appends FullLog escaped for JSON. It remembers when the
+// text needed no escaping (escaping always lengthens it), so that the
+// alerts that repeat it in previous_output copy it as it is.
+func (ev *Event) appendFullLog(b []byte) []byte {
+	if ev.fullPlain {
+		return append(b, ev.FullLog...)
+	}
+	n := len(b)
+	b = appendEscaped(b, ev.FullLog)
+	ev.fullPlain = len(b)-n == len(ev.FullLog)
+	return b
 }
 
 // appendFields renders fields as a JSON object, nesting dotted names.

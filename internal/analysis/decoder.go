@@ -53,10 +53,11 @@ type Decoder struct {
 	regex          *capturer
 	regexOffset    offset
 	order          []string
-	plugin         string
+	plugin         func(ev *Event, s string) bool // <plugin_decoder>
 	pluginOffset   offset
 	fts            []string
 	useOwnName     bool
+	accumulate     bool
 }
 
 // staticFields maps <order> names to the field names Wazuh reports.
@@ -115,7 +116,9 @@ func parseDecoder(n *xmlNode, file string) (*Decoder, string, error) {
 		case "type":
 			d.Type = strings.TrimSpace(c.Text)
 		case "plugin_decoder":
-			d.plugin = strings.TrimSpace(c.Text)
+			// An unknown plugin is nil: the decoder still selects events
+			// but extracts nothing.
+			d.plugin = plugins[strings.TrimSpace(c.Text)]
 			o, _ := c.attr("offset")
 			if d.pluginOffset, err = parseOffset(o); err != nil {
 				return nil, "", fmt.Errorf("line %d: plugin_decoder: %w", c.Line, err)
@@ -131,7 +134,9 @@ func parseDecoder(n *xmlNode, file string) (*Decoder, string, error) {
 					d.fts = append(d.fts, f)
 				}
 			}
-		case "ftscomment", "accumulate", "json_null_field", "json_array_structure", "var":
+		case "accumulate":
+			d.accumulate = true
+		case "ftscomment", "json_null_field", "json_array_structure", "var":
 		default:
 			return nil, "", fmt.Errorf("line %d: unknown element <%s>", c.Line, c.Name)
 		}
@@ -152,11 +157,6 @@ func parseDecoder(n *xmlNode, file string) (*Decoder, string, error) {
 			return nil, "", fmt.Errorf("regex: %w", err)
 		}
 	}
-	if d.plugin != "" && d.plugin != "JSON_Decoder" {
-		// Other plugins are not implemented: the decoder still selects
-		// events but extracts nothing.
-		d.plugin = ""
-	}
 	return d, parent, nil
 }
 
@@ -166,6 +166,44 @@ type decoderSet struct {
 	withoutPN []*Decoder
 	byName    map[string][]*Decoder // roots by name
 	count     int
+	// byFirst holds, for each program name first byte (folded), the
+	// roots of withPN that a program name starting with it may select,
+	// in their order: a root whose program_name only has ^-anchored
+	// alternatives is left out of the other bytes' lists.
+	byFirst *[256][]*Decoder
+}
+
+// index builds byFirst.
+func (s *decoderSet) index() {
+	var t [256][]*Decoder
+	for _, d := range s.withPN {
+		var prefixes []string
+		ok := false
+		if d.programName != nil && d.programName.kind == kindOSMatch && !d.programName.negate {
+			prefixes, ok = d.programName.match.Prefixes()
+		}
+		var in [256]bool
+		for _, p := range prefixes {
+			if p == "" {
+				ok = false
+				break
+			}
+			in[p[0]] = true
+		}
+		for c := range t {
+			if !ok || in[lowerASCII(byte(c))] {
+				t[c] = append(t[c], d)
+			}
+		}
+	}
+	s.byFirst = &t
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 func (s *decoderSet) add(d *Decoder, parent string) error {
@@ -209,6 +247,9 @@ func (s *decoderSet) decode(ev *Event) {
 	roots := s.withoutPN
 	if ev.ProgramName != "" {
 		roots = s.withPN
+		if s.byFirst != nil {
+			roots = s.byFirst[ev.ProgramName[0]]
+		}
 	}
 	log := ev.Log
 	for _, r := range roots {
@@ -292,9 +333,12 @@ func decodeChildren(ev *Event, r *Decoder, log string, parentEnd int) bool {
 // extract applies the decoder's regex (or plugin) and stores the fields.
 // It returns where the regex ended in log.
 func (d *Decoder) extract(ev *Event, log string, parentEnd, prematchEnd, regexEnd int) (int, bool) {
-	if d.plugin == "JSON_Decoder" {
+	if d.accumulate {
+		ev.accumulate = true
+	}
+	if d.plugin != nil {
 		start := pickOffset(d.pluginOffset, parentEnd, prematchEnd, regexEnd)
-		return len(log), decodeJSON(ev, log[start:])
+		return len(log), d.plugin(ev, log[start:])
 	}
 	if d.regex == nil {
 		return regexEnd, true

@@ -2,9 +2,12 @@ package analysis
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/riposte/riposte/internal/analysis/osregex"
 )
 
 // Engine holds compiled decoders and rules. It is immutable after Load and
@@ -23,6 +26,10 @@ type Engine struct {
 	seq       atomic.Uint64
 	now       func() time.Time
 
+	// recordAll: some rule has if_matched_regex, so sessions keep every
+	// event.
+	recordAll bool
+
 	alertAgent []byte                  // `},"agent":...,"id":` of every alert
 	lastTS     atomic.Pointer[tsCache] // alert timestamp of the latest second
 }
@@ -40,9 +47,10 @@ func (e *Engine) NumRules() int { return len(e.byID) }
 func (e *Engine) Rule(id int) *Rule { return e.byID[id] }
 
 // Session holds the correlation state of one stream of events: the
-// history if_matched_* and frequency rules count, fired counts, ignore
-// windows and first-time-seen values. A Session is not safe for
-// concurrent use.
+// history if_matched_* and frequency rules count (only the events of rules
+// some rule correlates over are kept), fired counts, ignore windows and
+// <ignore> values, first-time-seen values and the fields <accumulate>
+// decoders share. A Session is not safe for concurrent use.
 type Session struct {
 	byRule  map[*Rule][]past // events by the rule they ended on
 	byGroup map[*Rule][]past // events for each if_matched_group rule
@@ -54,6 +62,15 @@ type Session struct {
 	lastFired map[int]time.Time
 	fts       map[string]struct{}
 	lastLog   map[int]string // check_diff: previous message per rule
+
+	// recent holds every event, newest last, when the engine has
+	// if_matched_regex rules (which count events of any rule).
+	recent []past
+	// ignored maps the keys <ignore> recorded to when they lapse (the
+	// zero time: never).
+	ignored map[string]time.Time
+	// acc holds the fields of accumulating decoders by event id.
+	acc map[string]*accEntry
 }
 
 // past is an earlier event and the rule it ended on.
@@ -74,10 +91,13 @@ const maxHistory = 1024
 // forgotten and start over.
 const maxKeys = 1 << 18
 
-// keyedHistory names the events of one rule with one value of a field.
+// keyedHistory names the events of one rule with one value of a field:
+// the events that ended on rule, or (group set) the events an
+// if_matched_group rule counts.
 type keyedHistory struct {
 	rule         *Rule
 	field, value string
+	group        bool
 }
 
 // NewSession returns an empty session.
@@ -116,67 +136,156 @@ func (e *Engine) clock() time.Time {
 }
 
 // Process pre-decodes, decodes and matches one line read from location
-// (a file path, "stdin", ...), updating the session's correlation state.
-// The only error is a nil session.
+// (a file path, "stdin", ...; events an agent forwarded have Wazuh's
+// "(agent) address->path" form, which correlation uses to tell agents
+// apart), updating the session's correlation state. A line longer than
+// Options.MaxEventSize is cut to it. The only error is a nil session.
 func (e *Engine) Process(sess *Session, location, line string) (*Result, error) {
-	now := e.clock()
 	if sess == nil {
 		return nil, errors.New("analysis: nil session")
 	}
-	// The event and room for its fields are one allocation (the session
-	// may keep it), the result and room for its chain another.
-	eb := &eventBlock{ev: Predecode(location, line)}
-	ev := &eb.ev
+	// The result, the event and room for their fields and chain are one
+	// allocation (the session may keep the event).
+	b := &lineBlock{}
+	predecode(&b.ev, location, e.capLine(line))
+	ev := &b.ev
 	if ev.Fields == nil {
-		ev.Fields = eb.fields[:0]
+		ev.Fields = b.fields[:0]
 	}
 	ev.hostFallback = e.opts.ManagerName
 	e.decoders.decode(ev)
+	st := &evalState{e: e, ev: ev, sess: sess}
+	if ev.accumulate {
+		sess.accumulate(ev, st.time())
+	}
 	if len(ev.Fields) == 0 {
 		ev.Fields = nil // as when no room was given
 	}
-	rb := &resultBlock{res: Result{Event: ev, Decoder: ev.DecoderName()}}
-	res := &rb.res
+	res := &b.res
+	res.Event, res.Decoder = ev, ev.DecoderName()
 	category := "syslog"
 	if ev.decoder != nil {
 		category = ev.decoder.Type
 	}
-	chain := rb.chain[:0]
+	chain := b.chain[:0]
 	for _, n := range e.roots {
 		if !strings.EqualFold(n.rule.category, category) {
 			continue
 		}
-		if m, c := e.eval(n, ev, sess, now, chain[:0]); m != nil {
+		if m, c := st.eval(n, chain[:0]); m != nil {
 			res.Rule, chain = m, c
 			break
 		}
+	}
+	if e.recordAll {
+		defer func() { sess.recent = appendPast(sess.recent, past{st.time(), ev, res.Rule}) }()
 	}
 	if res.Rule == nil {
 		return res, nil
 	}
 	r := res.Rule
+	if len(r.checkIgnored) > 0 && sess.isIgnored(ev, r.checkIgnored, st.time()) {
+		// Wazuh drops the event: no rule, no alert.
+		res.Rule = nil
+		return res, nil
+	}
 	res.Chain = chain
 	sess.fired[r.ID]++
 	res.FiredTimes = sess.fired[r.ID]
 	if r.ignore > 0 {
-		sess.lastFired[r.ID] = now
+		sess.lastFired[r.ID] = st.time()
 	}
-	sess.remember(past{now, ev, r})
+	if r.remembered {
+		sess.remember(past{st.time(), ev, r})
+	}
+	if len(r.ignoreFields) > 0 {
+		sess.addIgnore(ev, r, st.time())
+	}
 	if r.Level >= e.opts.MinAlertLevel && !r.noLog {
-		res.Alert = e.alertJSON(ev, r, res.FiredTimes, now)
+		var prev []*Event
+		if st.prevRule != nil && slices.Contains(chain, st.prevRule) {
+			prev = st.previous()
+		}
+		res.Alert = e.alertJSON(ev, r, res.FiredTimes, st.time(), prev)
 	}
 	return res, nil
 }
 
-// eventBlock and resultBlock are what Process allocates for one line.
-type eventBlock struct {
-	ev     Event
-	fields [6]Field
+// capLine cuts line to the event size cap.
+func (e *Engine) capLine(line string) string {
+	if max := e.opts.MaxEventSize; max > 0 && len(line) > max {
+		return line[:max]
+	}
+	return line
 }
 
-type resultBlock struct {
-	res   Result
-	chain [8]*Rule
+// lineBlock is what Process allocates for one line.
+type lineBlock struct {
+	res    Result
+	ev     Event
+	fields [5]Field
+	chain  [6]*Rule
+}
+
+// evalState is what matching one event needs: the event, the session and
+// the processing time, read from the clock only when something needs it.
+type evalState struct {
+	e      *Engine
+	ev     *Event
+	sess   *Session
+	now    time.Time
+	hasNow bool
+	// prev are the earlier events the last successful correlation (of
+	// prevRule) counted, newest first, reported as previous_output: the
+	// first ones in prevArr, all of them in prevMore when they do not fit.
+	prevRule *Rule
+	prevN    int
+	prevArr  [16]*Event
+	prevMore []*Event
+
+	// logSet is the ByteSet of ev.Log, built (logSetOK) once searched
+	// OS_Match alternatives on the message add up to logSetAfter.
+	logSet   osregex.ByteSet
+	logSetOK bool
+	searched int
+}
+
+// logSetAfter is how many OS_Match alternatives are searched for in a
+// message before its ByteSet is built to skip the searches that cannot
+// succeed: rulesets that search little never pay for it.
+const logSetAfter = 16
+
+// matchLog is e.test(st.ev.Log) for an OS_Match e.
+func (st *evalState) matchLog(e *expr) bool {
+	m := e.match
+	if n := m.Searches(); n > 0 {
+		if !st.logSetOK {
+			st.searched += n
+			if st.searched >= logSetAfter {
+				st.logSet.Add(st.ev.Log)
+				st.logSetOK = true
+			}
+		}
+		if st.logSetOK {
+			return m.MatchSet(st.ev.Log, &st.logSet) != e.negate
+		}
+	}
+	return m.Match(st.ev.Log) != e.negate
+}
+
+// previous returns the events the last successful correlation counted.
+func (st *evalState) previous() []*Event {
+	if st.prevMore != nil {
+		return st.prevMore
+	}
+	return st.prevArr[:st.prevN]
+}
+
+func (st *evalState) time() time.Time {
+	if !st.hasNow {
+		st.now, st.hasNow = st.e.clock(), true
+	}
+	return st.now
 }
 
 func (s *Session) remember(p past) {
@@ -189,11 +298,23 @@ func (s *Session) remember(p past) {
 		if s.byKey == nil || len(s.byKey) >= maxKeys {
 			s.byKey = make(map[keyedHistory][]past)
 		}
-		k := keyedHistory{p.rule, f, v}
+		k := keyedHistory{p.rule, f, v, false}
 		s.byKey[k] = appendPast(s.byKey[k], p)
 	}
 	for _, c := range p.rule.groupConsumers {
 		s.byGroup[c] = appendPast(s.byGroup[c], p)
+		if c.keyField == "" {
+			continue
+		}
+		v, ok := value(p.ev, c.keyField)
+		if !ok {
+			continue
+		}
+		if s.byKey == nil || len(s.byKey) >= maxKeys {
+			s.byKey = make(map[keyedHistory][]past)
+		}
+		k := keyedHistory{c, c.keyField, v, true}
+		s.byKey[k] = appendPast(s.byKey[k], p)
 	}
 }
 
@@ -216,14 +337,14 @@ type node struct {
 
 // eval matches n's rule and its subtree; it returns the deepest matching
 // rule and the path to it.
-func (e *Engine) eval(n *node, ev *Event, sess *Session, now time.Time, chain []*Rule) (*Rule, []*Rule) {
+func (st *evalState) eval(n *node, chain []*Rule) (*Rule, []*Rule) {
 	r := n.rule
-	if !e.matches(r, ev, sess, now) {
+	if !st.matches(r) {
 		return nil, nil
 	}
 	chain = append(chain, r)
 	for _, c := range n.children {
-		if m, ch := e.eval(c, ev, sess, now, chain); m != nil {
+		if m, ch := st.eval(c, chain); m != nil {
 			return m, ch
 		}
 	}
@@ -258,7 +379,8 @@ func value(ev *Event, what string) (string, bool) {
 }
 
 // matches runs r's own checks in Wazuh's order.
-func (e *Engine) matches(r *Rule, ev *Event, sess *Session, now time.Time) bool {
+func (st *evalState) matches(r *Rule) bool {
+	ev, sess := st.ev, st.sess
 	if r.failAlways {
 		return false
 	}
@@ -269,7 +391,22 @@ func (e *Engine) matches(r *Rule, ev *Event, sess *Session, now time.Time) bool 
 	// in r.checks) only matters relative to the stateful checks at the end.
 	for i := range r.checks {
 		c := &r.checks[i]
-		v, ok := value(ev, c.what)
+		var v string
+		var ok bool
+		switch c.src {
+		case srcLog:
+			if c.e.kind == kindOSMatch {
+				if !st.matchLog(c.e) {
+					return false
+				}
+				continue
+			}
+			v, ok = ev.Log, true
+		case srcField:
+			v, ok = ev.Get(c.what)
+		default:
+			v, ok = value(ev, c.what)
+		}
 		if !ok || !c.e.test(v) {
 			return false
 		}
@@ -299,7 +436,7 @@ func (e *Engine) matches(r *Rule, ev *Event, sess *Session, now time.Time) bool 
 	if r.maxsize > 0 && len(ev.FullLog) <= r.maxsize {
 		return false
 	}
-	if !r.whenOK(now) {
+	if (r.hasTime || r.weekdays != 0) && !r.whenOK(st.time()) {
 		return false
 	}
 	for i := range r.lists {
@@ -314,12 +451,12 @@ func (e *Engine) matches(r *Rule, ev *Event, sess *Session, now time.Time) bool 
 		return false
 	}
 	if r.ignore > 0 {
-		if t, ok := sess.lastFired[r.ID]; ok && now.Sub(t) < time.Duration(r.ignore)*time.Second {
+		if t, ok := sess.lastFired[r.ID]; ok && st.time().Sub(t) < time.Duration(r.ignore)*time.Second {
 			return false
 		}
 	}
-	if r.ifMatchedSid > 0 || r.ifMatchedGroup != nil || r.frequency > 0 {
-		if !e.correlate(r, ev, sess, now) {
+	if r.ifMatchedSid > 0 || r.ifMatchedGroup != nil || r.frequency > 0 || r.ifMatchedRegex != nil {
+		if !st.correlate(r) {
 			return false
 		}
 	}
@@ -369,54 +506,121 @@ func (s *Session) firstTime(ev *Event) bool {
 // if_matched_sid rule (or a rule of the if_matched_group) within the
 // timeframe and satisfy the same_*/different_* conditions; the rule needs
 // frequency-1 of them (one when no frequency is set).
-func (e *Engine) correlate(r *Rule, ev *Event, sess *Session, now time.Time) bool {
+func (st *evalState) correlate(r *Rule) bool {
+	ev, sess, now := st.ev, st.sess, st.time()
 	need := 1
 	if r.frequency > 1 {
 		need = r.frequency - 1
 	}
-	found := 0
-	if r.ifMatchedGroup != nil && r.ifMatchedSid == 0 {
-		return r.count(sess.byGroup[r], ev, now, need, &found)
-	}
-	var key string
-	if r.keyField != "" {
-		v, ok := value(ev, r.keyField)
-		if !ok {
+	var buf [16]*Event
+	seen := buf[:0] // the events counted, newest first
+	c := counter{r: r, ev: ev, now: now, need: need}
+	ok := false
+	switch {
+	case r.ifMatchedRegex != nil && r.ifMatchedSid == 0 && r.ifMatchedGroup == nil:
+		seen, ok = c.count(sess.recent, seen)
+	case r.ifMatchedGroup != nil && r.ifMatchedSid == 0:
+		if r.keyField == "" {
+			seen, ok = c.count(sess.byGroup[r], seen)
+			break
+		}
+		key, found := value(ev, r.keyField)
+		if !found {
 			return false // a same_* field the event lacks never matches
 		}
-		key = v
-	}
-	for _, src := range r.sources {
-		l := sess.byRule[src]
+		seen, ok = c.count(sess.byKey[keyedHistory{r, r.keyField, key, true}], seen)
+	default:
+		var key string
 		if r.keyField != "" {
-			l = sess.byKey[keyedHistory{src, r.keyField, key}]
+			v, found := value(ev, r.keyField)
+			if !found {
+				return false // a same_* field the event lacks never matches
+			}
+			key = v
 		}
-		if r.count(l, ev, now, need, &found) {
-			return true
+		for _, src := range r.sources {
+			l := sess.byRule[src]
+			if r.keyField != "" {
+				l = sess.byKey[keyedHistory{src, r.keyField, key, false}]
+			}
+			if seen, ok = c.count(l, seen); ok {
+				break
+			}
 		}
 	}
-	return false
+	if ok {
+		st.prevRule = r
+		st.prevN = copy(st.prevArr[:], seen)
+		st.prevMore = nil
+		if len(seen) > len(st.prevArr) {
+			st.prevMore = slices.Clone(seen)
+		}
+	}
+	return ok
 }
 
-// count walks l from the newest event, adding to found those inside the
-// timeframe that satisfy the same_*/different_* conditions, and reports
-// whether found reached need.
-func (r *Rule) count(l []past, ev *Event, now time.Time, need int, found *int) bool {
+// counter counts earlier events for one correlating rule.
+type counter struct {
+	r     *Rule
+	ev    *Event
+	now   time.Time
+	need  int
+	found int
+}
+
+// count walks l from the newest event, counting those inside the
+// timeframe that come from the event's agent (unless global_frequency),
+// match if_matched_regex and satisfy the same_*/different_* conditions,
+// and reports whether the count reached need. The events counted are
+// appended to seen.
+func (c *counter) count(l []past, seen []*Event) ([]*Event, bool) {
+	r := c.r
 	tf := time.Duration(r.timeframe) * time.Second
 	for i := len(l) - 1; i >= 0; i-- {
 		p := &l[i]
-		if r.timeframe > 0 && now.Sub(p.at) > tf {
+		if r.timeframe > 0 && c.now.Sub(p.at) > tf {
 			break
 		}
-		if !sameOK(r, ev, p.ev) {
+		if !r.globalFrequency && !sameAgent(c.ev, p.ev) {
 			continue
 		}
-		*found++
-		if *found >= need {
-			return true
+		if r.ifMatchedRegex != nil && !r.ifMatchedRegex.test(p.ev.Log) {
+			continue
+		}
+		if !sameOK(r, c.ev, p.ev) {
+			continue
+		}
+		c.found++
+		seen = append(seen, p.ev)
+		if c.found >= c.need {
+			return seen, true
 		}
 	}
-	return false
+	return seen, false
+}
+
+// sameAgent reports whether two events come from the same agent.
+func sameAgent(a, b *Event) bool {
+	if a.Location == b.Location {
+		return true
+	}
+	return agentOf(a.Location) == agentOf(b.Location)
+}
+
+// agentOf returns the agent part of a location: "(name) address" for
+// events forwarded by an agent, as Wazuh writes their location
+// ("(web1) 10.0.0.5->/var/log/secure"); "" for the manager's own events.
+func agentOf(location string) string {
+	if !strings.HasPrefix(location, "(") {
+		return ""
+	}
+	if i := strings.Index(location, "->"); i > 0 {
+		return location[:i]
+	}
+	if i := strings.IndexByte(location, ')'); i > 0 {
+		return location[:i+1]
+	}
+	return location
 }
 
 func sameOK(r *Rule, cur, old *Event) bool {

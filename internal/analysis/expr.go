@@ -164,7 +164,7 @@ func (c *capturer) exec(dst []string, s string) (next int, caps []string, ok boo
 // test reports whether s matches.
 func (c *capturer) test(s string) (next int, ok bool) {
 	if c.regex != nil {
-		end, _, ok := c.regex.ExecuteAppend(nil, s)
+		end, ok := c.regex.MatchEnd(s)
 		if !ok {
 			return 0, false
 		}

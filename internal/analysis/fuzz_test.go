@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func FuzzPredecode(f *testing.F) {
@@ -73,6 +74,33 @@ func FuzzProcess(f *testing.F) {
 		}
 		if res.Alert != nil && !json.Valid(res.Alert) {
 			t.Fatalf("invalid alert JSON %s", res.Alert)
+		}
+	})
+}
+
+// FuzzPlugins runs every plugin decoder on arbitrary text: no panic, and
+// what they decode renders as valid alert JSON.
+func FuzzPlugins(f *testing.F) {
+	for _, s := range []string{
+		"rule 2/(match) pass in on xl0: 140.211.166.3.6667 > 192.168.2.10.16290: P 1:2(1)",
+		`id=a sn=b time="x y" fw=1.2.3.4 pri=1 msg="m" src=1.2.3.4:1:X0 dst=::1 proto=tcp/22 usr="u`,
+		"20070717,73556,1=5,100=Logoff due to timeout.,11=1.2.3.4,10=usera,3=1,2=2",
+		"ossec: Alert Level: 3; Rule: 5715 - x.; Location: (a) b->c; srcip: 1.2.3.4; user: r; log",
+		`{"a":[1,2],"b":{"c":null}}`, "rule ", "Alert Level: 1; ", "id= sn= fw=",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for name, p := range plugins {
+			ev := &Event{FullLog: s, Log: s, Location: "stdin"}
+			if !p(ev, s) {
+				continue
+			}
+			r := &Rule{ID: 1, Level: 3, Description: "d"}
+			e := &Engine{}
+			if b := e.alertJSON(ev, r, 1, time.Unix(0, 0), []*Event{ev}); !json.Valid(b) {
+				t.Fatalf("%s: invalid alert JSON %s", name, b)
+			}
 		}
 	})
 }

@@ -32,11 +32,19 @@ type Options struct {
 	// (Result.Rule is still set). Wazuh's log_alert_level defaults to 3;
 	// 0 produces a document for every matched rule.
 	MinAlertLevel int
+	// MaxEventSize caps the bytes of a line analysed; longer lines are
+	// cut to it, as Wazuh cuts events at OS_MAXSTR. 0 means
+	// DefaultMaxEventSize.
+	MaxEventSize int
 	// Clock gives the processing time (alert timestamps, timeframe,
 	// ignore, time/weekday); nil means time.Now. Event time is always the
 	// processing time, as in Wazuh.
 	Clock func() time.Time
 }
+
+// DefaultMaxEventSize is the event size cap when Options.MaxEventSize is
+// 0: Wazuh's OS_MAXSTR, 64 KiB.
+const DefaultMaxEventSize = 64 << 10
 
 // LoadError is a problem in one file: the file is not loaded at all.
 type LoadError struct {
@@ -119,6 +127,9 @@ func Load(opts Options) (*Engine, error) {
 	if e.opts.ManagerName == "" {
 		e.opts.ManagerName = "riposte"
 	}
+	if e.opts.MaxEventSize <= 0 {
+		e.opts.MaxEventSize = DefaultMaxEventSize
+	}
 	e.lists = map[string]cdbList{}
 	for _, f := range opts.Lists {
 		l, err := readList(f)
@@ -139,6 +150,7 @@ func Load(opts Options) (*Engine, error) {
 			errs = append(errs, err)
 		}
 	}
+	e.decoders.index()
 	files, err = collect(opts.Rules, opts.Exclude)
 	if err != nil {
 		return nil, err
@@ -381,6 +393,9 @@ func (e *Engine) finish() {
 		slices.SortStableFunc(n.children, func(a, b *node) int { return b.rule.sortLevel() - a.rule.sortLevel() })
 	}
 	for _, r := range e.order {
+		if r.ifMatchedRegex != nil {
+			e.recordAll = true
+		}
 		switch {
 		case r.ifMatchedSid > 0:
 			if src, ok := e.byID[r.ifMatchedSid]; ok {
@@ -390,9 +405,10 @@ func (e *Engine) finish() {
 			for _, o := range e.order {
 				if r.ifMatchedGroup.Match(o.groupStr) {
 					o.groupConsumers = append(o.groupConsumers, r)
+					o.remembered = true
 				}
 			}
-		case r.frequency > 0:
+		case r.frequency > 0 && r.ifMatchedRegex == nil:
 			for _, id := range r.ifSid {
 				if src, ok := e.byID[id]; ok {
 					r.sources = append(r.sources, src)
@@ -405,6 +421,9 @@ func (e *Engine) finish() {
 				r.keyField = c.field
 				break
 			}
+		}
+		for _, src := range r.sources {
+			src.remembered = true
 		}
 		if r.keyField != "" {
 			for _, src := range r.sources {

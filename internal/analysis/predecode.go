@@ -6,34 +6,41 @@ import "strings"
 // hostname and the program name, leaving the message in Log. Lines with no
 // recognised header keep everything in Log.
 func Predecode(location, line string) Event {
-	ev := Event{FullLog: line, Log: line, Location: location}
+	var ev Event
+	predecode(&ev, location, line)
+	return ev
+}
+
+// predecode is Predecode into a zero Event.
+func predecode(ev *Event, location, line string) {
+	ev.FullLog, ev.Log, ev.Location = line, line, location
 	// Apache 2.2 error log: "[Www Mmm dd hh:mm:ss YYYY] " is dropped.
 	if shape(line, "[") && len(line) > 27 && shape(line[5:], "MMM Dd dd:dd:dd dddd] ") {
 		ev.Timestamp = line[1:25]
 		ev.Log = line[27:]
-		return ev
+		return
 	}
 	// snort and suricata: "MM/DD-hh:mm:ss.ffffff  " or
 	// "MM/DD/YYYY-hh:mm:ss.ffffff  " before the alert; no hostname.
 	if n := idsTime(line); n > 0 {
 		ev.Timestamp = line[:n]
 		ev.Log = strings.TrimLeft(line[n:], " ")
-		return ev
+		return
 	}
 	if strings.HasPrefix(line, "[Time ") {
-		if aslPredecode(&ev) {
-			return ev
+		if aslPredecode(ev) {
+			return
 		}
 	}
 	n, ok := headerTime(line)
 	if !ok {
-		return ev
+		return
 	}
 	ev.Timestamp = line[:n]
 	rest := line[n:]
 	if n == len(line) || line[n-1] != ' ' {
 		if !strings.HasPrefix(rest, " ") {
-			return ev
+			return
 		}
 		rest = rest[1:]
 	}
@@ -43,19 +50,19 @@ func Predecode(location, line string) Event {
 		if pn, after, ok := programName(rest); ok {
 			ev.ProgramName = pn
 			ev.Log = after
-			return ev
+			return
 		}
 	}
 	// Hostname: up to the next space.
 	sp := strings.IndexByte(rest, ' ')
 	if sp <= 0 {
 		ev.Timestamp = ""
-		return ev
+		return
 	}
 	host := rest[:sp]
 	if !validHost(host) {
 		ev.Timestamp = ""
-		return ev
+		return
 	}
 	ev.Hostname = host
 	msg := rest[sp+1:]
@@ -64,7 +71,6 @@ func Predecode(location, line string) Event {
 		ev.ProgramName = pn
 		ev.Log = stripSolarisID(after)
 	}
-	return ev
 }
 
 // stripSolarisID drops Solaris' "[ID n facility.severity] " message

@@ -13,6 +13,31 @@ import (
 type Rule struct {
 	ID    int
 	Level int
+
+	// What matching reads for every rule tried comes first, together, so
+	// that trying a rule touches few cache lines.
+	failAlways     bool // needs data Riposte does not have (GeoIP)
+	noalert        bool
+	checkDiff      bool
+	ifFts          bool
+	hasTime        bool
+	weekdays       uint8 // bit per time.Weekday; 0: no <weekday>
+	maxsize        int
+	ignore         int
+	frequency      int // as written (0: none)
+	ifMatchedSid   int
+	decodedAs      string
+	checks         []check // in Wazuh's order
+	fields         []fieldCheck
+	srcip          *ipList
+	dstip          *ipList
+	compiled       func(*Event) bool
+	lists          []listCheck
+	ifMatchedGroup *osregex.Match
+	// ifMatchedRegex counts the session's earlier events whose message
+	// matches it (OS_Regex by default).
+	ifMatchedRegex *expr
+
 	// Description is the text as written; alerts substitute $(field).
 	Description string
 	// Groups is the group string split at commas: the enclosing <group
@@ -31,40 +56,30 @@ type Rule struct {
 
 	groupStr  string
 	category  string
-	noalert   bool
 	noLog     bool
 	noFullLog bool
 	mail      bool
-	maxsize   int
-	frequency int // as written (0: none)
 	timeframe int
-	ignore    int
 
-	decodedAs   string
-	checks      []check // in Wazuh's order
-	fields      []fieldCheck
-	srcip       *ipList
-	dstip       *ipList
 	srcipNeg    bool
 	dstipNeg    bool
-	ifFts       bool
-	failAlways  bool // needs data Riposte does not have (GeoIP)
-	checkDiff   bool
-	compiled    func(*Event) bool
-	hasTime     bool
 	timeNeg     bool
 	timeRange   timeRange
-	weekdays    uint8 // bit per time.Weekday; 0: no <weekday>
 	weekdayNeg  bool
-	lists       []listCheck
 	listRefs    []string // list file per lists entry, resolved at link time
 	correlation []sameCheck
 
-	ifSid          []int
-	ifGroup        *osregex.Match
-	ifLevel        int
-	ifMatchedSid   int
-	ifMatchedGroup *osregex.Match
+	ifSid   []int
+	ifGroup *osregex.Match
+	ifLevel int
+	// globalFrequency counts earlier events from every agent; without it
+	// only those of the event's agent (see agentOf) count.
+	globalFrequency bool
+	// ignoreFields (<ignore>) are recorded, with their values, when the
+	// rule fires; checkIgnored (<check_if_ignored>) are looked up: an
+	// event whose values were recorded ends with no rule.
+	ignoreFields []string
+	checkIgnored []string
 
 	descVars bool
 
@@ -74,6 +89,9 @@ type Rule struct {
 	// events.
 	sources        []*Rule
 	groupConsumers []*Rule
+	// remembered is set when some rule correlates over this rule's
+	// events: only then does the session keep them.
+	remembered bool
 	// keyField is the first same_* field of this rule's correlation, when
 	// it has one: its events are looked up in the history of its sources
 	// indexed by that field's value, so many interleaved sources (an attack
@@ -92,7 +110,27 @@ type Rule struct {
 // check is an element compared against a named event value.
 type check struct {
 	what string // "log", "program_name", a field name, "location", "hostname", "user"
+	src  valueSrc
 	e    *expr
+}
+
+// valueSrc says where value finds a check's value, decided at load time.
+type valueSrc uint8
+
+const (
+	srcField valueSrc = iota // a decoded field named what
+	srcLog
+	srcOther // the other names value knows
+)
+
+func valueSrcOf(what string) valueSrc {
+	switch what {
+	case "log":
+		return srcLog
+	case "program_name", "location", "hostname", "user":
+		return srcOther
+	}
+	return srcField
 }
 
 type fieldCheck struct {
@@ -319,7 +357,19 @@ func parseRule(n *xmlNode, group, file string) (*Rule, bool, error) {
 				return nil, false, fmt.Errorf("line %d: %w", c.Line, err)
 			}
 			r.weekdays, r.weekdayNeg = set, neg
-		case "info", "ignore", "check_if_ignored", "var", "if_matched_regex":
+		case "if_matched_regex":
+			ex, err := compileExpr(c.Text, typ, kindOSRegex, false)
+			if err != nil {
+				return nil, false, fmt.Errorf("line %d: if_matched_regex: %w", c.Line, err)
+			}
+			r.ifMatchedRegex = ex
+		case "global_frequency":
+			r.globalFrequency = true
+		case "ignore":
+			r.ignoreFields = append(r.ignoreFields, fieldList(c.Text)...)
+		case "check_if_ignored":
+			r.checkIgnored = append(r.checkIgnored, fieldList(c.Text)...)
+		case "info", "var":
 		default:
 			switch {
 			case strings.HasPrefix(c.Name, "same_"):
@@ -355,7 +405,7 @@ func parseRule(n *xmlNode, group, file string) (*Rule, bool, error) {
 		case "match", "regex":
 			what = "log"
 		}
-		r.checks = append(r.checks, check{what, ex})
+		r.checks = append(r.checks, check{what, valueSrcOf(what), ex})
 	}
 	for _, name := range []string{"srcip", "dstip"} {
 		e := elems[name]
@@ -387,6 +437,19 @@ func parseRule(n *xmlNode, group, file string) (*Rule, bool, error) {
 	return r, overwrite, nil
 }
 
+// fieldList splits a comma- or blank-separated list of field names,
+// mapping the static aliases (user is dstuser, ...).
+func fieldList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) {
+		if n, ok := sameNames[f]; ok && f != "user" {
+			f = n
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
 // overwriteFrom copies what an overwrite="yes" rule redefines onto r,
 // keeping r's place in the tree, its children and its if_matched_*.
 func (r *Rule) overwriteFrom(o *Rule) {
@@ -398,5 +461,6 @@ func (r *Rule) overwriteFrom(o *Rule) {
 	r.descVars, r.compiled, r.lists, r.checkDiff = o.descVars, o.compiled, o.lists, o.checkDiff
 	r.hasTime, r.timeNeg, r.timeRange, r.weekdays, r.weekdayNeg = o.hasTime, o.timeNeg, o.timeRange, o.weekdays, o.weekdayNeg
 	r.plainGroups, r.compliance = o.plainGroups, o.compliance
+	r.globalFrequency, r.ignoreFields, r.checkIgnored = o.globalFrequency, o.ignoreFields, o.checkIgnored
 	r.File, r.Line = o.File, o.Line
 }

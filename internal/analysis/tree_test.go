@@ -1,6 +1,9 @@
 package analysis
 
-import "testing"
+import (
+	"strconv"
+	"testing"
+)
 
 const treeDecoders = `
 <decoder name="app">
@@ -76,6 +79,32 @@ func TestIfMatchedGroup(t *testing.T) {
 	}
 	if got := outcome(t, e, sess, "Jan  1 00:00:00 h app: fail user=bob ip=1.1.1.1"); got != "102/app" {
 		t.Errorf("same user: got %s, want 102/app", got)
+	}
+}
+
+// TestIfMatchedGroupKeyed: the events an if_matched_group rule with a
+// same_* condition counts are kept per value, so many other values do not
+// push them out.
+func TestIfMatchedGroupKeyed(t *testing.T) {
+	rules := templates + `<group name="t,">
+<rule id="100" level="0"><decoded_as>app</decoded_as><description>base</description></rule>
+<rule id="101" level="3"><if_sid>100</if_sid><match>fail</match><description>fail</description><group>failures,</group></rule>
+<rule id="102" level="8" frequency="2" timeframe="3600">
+  <if_matched_group>failures</if_matched_group>
+  <same_user />
+  <description>two failures for one user</description>
+</rule>
+</group>`
+	e := newEngine(t, treeDecoders, rules)
+	sess := NewSession()
+	outcome(t, e, sess, "Jan  1 00:00:00 h app: fail user=bob ip=1.1.1.1")
+	for i := range 3 * maxHistory {
+		if got := outcome(t, e, sess, "Jan  1 00:00:00 h app: fail user=u"+strconv.Itoa(i)+" ip=1.1.1.1"); got != "101/app" {
+			t.Fatalf("user u%d: got %s, want 101/app", i, got)
+		}
+	}
+	if got := outcome(t, e, sess, "Jan  1 00:00:00 h app: fail user=bob ip=1.1.1.1"); got != "102/app" {
+		t.Errorf("same user after many others: got %s, want 102/app", got)
 	}
 }
 

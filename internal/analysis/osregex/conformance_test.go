@@ -73,6 +73,10 @@ func TestExecuteCases(t *testing.T) {
 						t.Errorf("pattern %q log %q: Match disagrees with ExecuteEnd", c.Pattern, c.Log)
 						return
 					}
+					if e, m := re.MatchEnd(c.Log); m != matched || m && e != end {
+						t.Errorf("pattern %q log %q: MatchEnd = %d %v, ExecuteEnd = %d %v", c.Pattern, c.Log, e, m, end, matched)
+						return
+					}
 					ok++
 				})
 			}

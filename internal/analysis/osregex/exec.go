@@ -410,3 +410,10 @@ func (re *Regex) ExecuteAppend(dst []string, s string) (end int, captures []stri
 	}
 	return end, dst, true
 }
+
+// MatchEnd is ExecuteEnd without the captures: it reports whether s
+// matches and the end index ExecuteEnd would return.
+func (re *Regex) MatchEnd(s string) (end int, ok bool) {
+	end, _, ok = re.exec(s, nil)
+	return end, ok
+}

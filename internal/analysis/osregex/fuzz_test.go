@@ -117,5 +117,10 @@ func FuzzMatch(f *testing.F) {
 		if got := m.Match(s); got != (want != neg) {
 			t.Fatalf("CompileMatch(%q).Match(%q) = %v, want %v", pattern, s, got, want != neg)
 		}
+		var set ByteSet
+		set.Add(s)
+		if got := m.MatchSet(s, &set); got != (want != neg) {
+			t.Fatalf("CompileMatch(%q).MatchSet(%q) = %v, want %v", pattern, s, got, want != neg)
+		}
 	})
 }

@@ -124,6 +124,9 @@ func TestRegexBehaviour(t *testing.T) {
 		if re.Match(tc.log) != ok {
 			t.Errorf("%q on %q: Match disagrees with ExecuteEnd", tc.pattern, tc.log)
 		}
+		if e, m := re.MatchEnd(tc.log); m != ok || m && e != end {
+			t.Errorf("%q on %q: MatchEnd = %d %v, ExecuteEnd = %d %v", tc.pattern, tc.log, e, m, end, ok)
+		}
 	}
 }
 
@@ -201,6 +204,8 @@ func TestMatch(t *testing.T) {
 		{"ä", "Ä", false},      // ASCII folding only
 		{"Failed password", "sshd: failed PASSWORD for root", true},
 		{"password", "passwor", false},
+		{"sword|xyz|qq", "PASSWORD", true},
+		{"swore|xyz|qq", "PASSWORD", false},
 	}
 	for _, tc := range tests {
 		m, err := CompileMatch(tc.pattern)
@@ -209,6 +214,11 @@ func TestMatch(t *testing.T) {
 		}
 		if got := m.Match(tc.s); got != tc.want {
 			t.Errorf("CompileMatch(%q).Match(%q) = %v, want %v", tc.pattern, tc.s, got, tc.want)
+		}
+		var set ByteSet
+		set.Add(tc.s)
+		if got := m.MatchSet(tc.s, &set); got != tc.want {
+			t.Errorf("CompileMatch(%q).MatchSet(%q) = %v, want %v", tc.pattern, tc.s, got, tc.want)
 		}
 	}
 }
@@ -354,6 +364,9 @@ func TestRandomDifferential(t *testing.T) {
 		for bi, b := range budgets {
 			stepBudget = b
 			end, caps, ok := re.ExecuteEnd(s)
+			if e, m := re.MatchEnd(s); m != ok || m && e != end {
+				t.Fatalf("%q on %q: budget %d: MatchEnd = %d %v, ExecuteEnd = %d %v", pb.String(), s, bi, e, m, end, ok)
+			}
 			if bi == 0 {
 				first.end, first.caps, first.ok = end, caps, ok
 				continue
@@ -366,4 +379,26 @@ func TestRandomDifferential(t *testing.T) {
 		checked++
 	}
 	t.Logf("%d random cases agree", checked)
+}
+
+func TestMatchPrefixes(t *testing.T) {
+	for _, tt := range []struct {
+		pattern string
+		want    []string
+		ok      bool
+	}{
+		{"^sshd", []string{"sshd"}, true},
+		{"^SSHD|^Tel", []string{"sshd", "tel"}, true},
+		{"^a|b", nil, false},
+		{"!^a", nil, false},
+		{"^a|", nil, false},
+		{"^x$", []string{"x"}, true},
+		{"^", nil, false},
+	} {
+		m, _ := CompileMatch(tt.pattern)
+		got, ok := m.Prefixes()
+		if ok != tt.ok || !slices.Equal(got, tt.want) {
+			t.Errorf("Prefixes(%q) = %q %v, want %q %v", tt.pattern, got, ok, tt.want, tt.ok)
+		}
+	}
 }
