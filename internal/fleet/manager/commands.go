@@ -212,23 +212,13 @@ func (m *Manager) issue(ctx context.Context, cmds []fleet.Command, srcIPs []stri
 
 	// The entries are not touched by others until marked stored, so they
 	// are read here without the lock.
-	futs := make([]jetstream.PubAckFuture, len(stored))
-	errs := make([]error, len(stored))
-	for i, e := range stored {
-		b, err := json.Marshal(e.rec)
-		if err == nil {
-			ttl := e.rec.Command.Expires.Sub(now) + m.o.Retention
-			futs[i], err = m.putAsync(fleet.BucketCommands, cmdKey(e.rec.Command.Agent, e.rec.Command.ID), b, ttl)
-		}
-		errs[i] = err
-	}
-	revs, ackErrs := waitAll(ctx, futs)
+	revs, errs := m.storeCommands(ctx, stored, now)
 
 	var send []fleet.Command
 	m.mu.Lock()
 	for i, e := range stored {
 		c := &e.rec.Command
-		switch err := errors.Join(errs[i], ackErrs[i]); {
+		switch err := errs[i]; {
 		case err != nil && errs[i] == nil && ctx.Err() != nil:
 			// Given up waiting, not refused: the write may well be stored,
 			// so the command stays pending and is sent when due.
@@ -266,6 +256,54 @@ func (m *Manager) issue(ctx context.Context, cmds []fleet.Command, srcIPs []stri
 	}
 	return out
 }
+
+// storeCommands writes the commands' records, all writes pipelined. Writes
+// that fail are tried again a few times: while a cluster elects a new
+// leader for the bucket (a node died), writes fail for a moment.
+func (m *Manager) storeCommands(ctx context.Context, stored []*cmdEntry, now time.Time) ([]uint64, []error) {
+	revs := make([]uint64, len(stored))
+	errs := make([]error, len(stored))
+	todo := make([]int, len(stored))
+	for i := range todo {
+		todo[i] = i
+	}
+	wait := 100 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		futs := make([]jetstream.PubAckFuture, len(todo))
+		putErrs := make([]error, len(todo))
+		for j, i := range todo {
+			e := stored[i]
+			b, err := json.Marshal(e.rec)
+			if err == nil {
+				ttl := e.rec.Command.Expires.Sub(now) + m.o.Retention
+				futs[j], err = m.putAsync(fleet.BucketCommands, cmdKey(e.rec.Command.Agent, e.rec.Command.ID), b, ttl)
+			}
+			putErrs[j] = err
+		}
+		got, ackErrs := waitAll(ctx, futs)
+		var again []int
+		for j, i := range todo {
+			revs[i], errs[i] = got[j], errors.Join(putErrs[j], ackErrs[j])
+			if errs[i] != nil {
+				again = append(again, i)
+			}
+		}
+		if len(again) == 0 || attempt == storeAttempts-1 || ctx.Err() != nil {
+			return revs, errs
+		}
+		m.log.Warn("command store failed; trying again", "commands", len(again), "wait", wait, "err", errs[again[0]])
+		select {
+		case <-ctx.Done():
+			return revs, errs
+		case <-time.After(wait):
+		}
+		todo, wait = again, 2*wait
+	}
+}
+
+// storeAttempts is how many times a command's record is written before the
+// command is reported undeliverable (100 ms to 3.2 s apart).
+const storeAttempts = 7
 
 // runLocal hands a command for 000 to Local.
 func (m *Manager) runLocal(c fleet.Command, srcIP string) string {

@@ -42,6 +42,8 @@ const (
 	persistEvery = time.Minute
 	// markerTTL is how long delete markers stay in the buckets.
 	markerTTL = time.Hour
+	// closeWait bounds how long Close waits for asynchronous writes.
+	closeWait = 2 * time.Second
 	// kvTimeout bounds synchronous key-value operations without a context.
 	kvTimeout = 10 * time.Second
 )
@@ -338,14 +340,29 @@ func tokenSafe(s string) string {
 func (m *Manager) Close() {
 	m.once.Do(func() {
 		close(m.closed)
-		for _, w := range m.watchers {
-			_ = w.Stop()
-		}
+		// Stopping a watcher asks the server to drop its consumer, which
+		// waits out a request timeout when a node of a cluster died:
+		// stop them all at once, and wait a moment at most.
+		stopped := make(chan struct{})
+		go func() {
+			var wg sync.WaitGroup
+			for _, w := range m.watchers {
+				wg.Go(func() { _ = w.Stop() })
+			}
+			wg.Wait()
+			close(stopped)
+		}()
 		m.wg.Wait()
-		// Let pending asynchronous writes reach the server.
+		// Let pending asynchronous writes reach the server, for a
+		// moment: a write to a node that died is never acknowledged.
+		deadline := time.After(closeWait)
 		select {
 		case <-m.js.PublishAsyncComplete():
-		case <-time.After(kvTimeout):
+		case <-deadline:
+		}
+		select {
+		case <-stopped:
+		case <-deadline:
 		}
 	})
 }
