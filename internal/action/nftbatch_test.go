@@ -40,7 +40,7 @@ func TestNftConcurrentAdds(t *testing.T) {
 	}
 	for _, s := range []string{"10.9.1.1/32", "192.0.2.50/32", "192.0.2.50/32"} {
 		wg.Add(1)
-		go func() { defer wg.Done(); errs <- backend(3 * time.Hour).add(t.Context(), pfx(s)) }()
+		go func() { defer wg.Done(); errs <- backend(3*time.Hour).add(t.Context(), pfx(s)) }()
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); errs <- backend(time.Minute).add(t.Context(), pfx("192.0.2.50/32")) }()

@@ -472,7 +472,9 @@ func TestRiposteSection(t *testing.T) {
 		{
 			"api",
 			sec("<riposte><api><listen>0.0.0.0:55000</listen><cert>/etc/r/api.pem</cert><key>/etc/r/api.key</key></api></riposte>"),
-			func(r *Riposte) { r.API = API{Listen: "0.0.0.0:55000", CertFile: "/etc/r/api.pem", KeyFile: "/etc/r/api.key"} },
+			func(r *Riposte) {
+				r.API = API{Listen: "0.0.0.0:55000", CertFile: "/etc/r/api.pem", KeyFile: "/etc/r/api.key"}
+			},
 		},
 		{"api off", sec("<riposte><api><listen>off</listen></api></riposte>"), func(r *Riposte) { r.API.Listen = "" }},
 		{"stateless dedupe zero", sec("<riposte><stateless_dedupe>0</stateless_dedupe></riposte>"), func(r *Riposte) {}},

@@ -342,4 +342,3 @@ func (m *Manager) agentState(id string, now time.Time) (known, revoked, connecte
 	}
 	return true, e.a.Revoked, m.statusOf(e, now) == StatusActive
 }
-
