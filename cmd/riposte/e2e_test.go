@@ -181,7 +181,8 @@ func writeConfig(t *testing.T, dir, sections, httpListen, riposteExtra string) s
 	text := "<ossec_config>\n  " + sections + "\n  <riposte>\n" +
 		"    <http_listen>" + httpListen + "</http_listen>\n" +
 		"    <handshake_timeout>1s</handshake_timeout>\n" +
-		"    <run_timeout>5s</run_timeout>\n"
+		"    <run_timeout>5s</run_timeout>\n" +
+		"    <api><listen>127.0.0.1:0</listen></api>\n"
 	if riposteExtra != "" {
 		text += "    " + riposteExtra + "\n"
 	}

@@ -28,6 +28,9 @@ type IngestOptions struct {
 	Explain bool
 	// DryRun decides without running anything.
 	DryRun bool
+	// Source names where the alerts came from, for the metrics (socket,
+	// http, api, alerts_json, analysis); empty means the HTTPS API.
+	Source string
 }
 
 // DecisionReport is one decision as the API shows it.
@@ -88,7 +91,7 @@ type Backend interface {
 // also implements Fleet, the fleet endpoints are served too.
 func Handler(b Backend, log *slog.Logger) http.Handler {
 	s, mux := newMux(b, log)
-	s.b = b
+	s.b, s.source = b, "socket"
 	mux.HandleFunc("POST /v1/alerts", s.postAlerts)
 	if f, ok := b.(Fleet); ok {
 		s.fleet = f
@@ -130,7 +133,7 @@ func LoopbackHandler(b Backend, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &server{b: b, st: b, log: log.With("component", "api")}
+	s := &server{b: b, st: b, source: "http", log: log.With("component", "api")}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/alerts", func(w http.ResponseWriter, r *http.Request) {
 		if !loopbackHost(r.Host) {
@@ -160,10 +163,11 @@ func loopbackHost(host string) bool {
 }
 
 type server struct {
-	st    Status
-	b     Backend // nil on an agent
-	fleet Fleet   // nil without a fleet
-	log   *slog.Logger
+	source string // for the metrics: socket or http
+	st     Status
+	b      Backend // nil on an agent
+	fleet  Fleet   // nil without a fleet
+	log    *slog.Logger
 }
 
 // ErrorBody is the body of every error response.
@@ -213,7 +217,7 @@ func (s *server) postAlerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	opts := IngestOptions{Explain: isTrue(q.Get("explain")), DryRun: isTrue(q.Get("dry_run"))}
+	opts := IngestOptions{Explain: isTrue(q.Get("explain")), DryRun: isTrue(q.Get("dry_run")), Source: s.source}
 	reports := s.b.Ingest(r.Context(), alerts, opts)
 	writeJSON(w, http.StatusOK, IngestResponse{Accepted: len(alerts), Results: reports})
 }

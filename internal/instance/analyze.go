@@ -127,6 +127,7 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 			NoAR: slices.Contains(res.Rule.Options, "no_ar")}
 		if len(in.engine.Match(&pre)) == 0 {
 			in.accepted.Add(1)
+			in.metrics.Alert("analysis")
 			continue
 		}
 		a, err := alert.Parse(res.Alert)
@@ -134,7 +135,7 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 			in.log.Error("analysis produced an unusable alert", "err", err)
 			continue
 		}
-		in.Ingest(ctx, []*alert.Alert{a}, api.IngestOptions{})
+		in.Ingest(ctx, []*alert.Alert{a}, api.IngestOptions{Source: "analysis"})
 	}
 }
 

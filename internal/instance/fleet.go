@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/riposte/riposte/internal/api"
 	"github.com/riposte/riposte/internal/broker"
@@ -96,6 +97,7 @@ func (in *Instance) startFleet(opts Options) error {
 		AllIncludesManager: fc.AllIncludesManager,
 		Offenders:          manager.OffenderPolicy{Enabled: fc.CentralOffenders, Cap: fc.OffendersCap, Decay: fc.OffendersDecay},
 		OnEvents:           in.onAgentEvents,
+		OnRecord:           in.onRecord,
 		Logger:             in.log.With("component", "manager"),
 	}
 	if in.broker != nil {
@@ -107,6 +109,17 @@ func (in *Instance) startFleet(opts Options) error {
 		return fmt.Errorf("manager state: %w", err)
 	}
 	in.mgr = m
+	if in.js, err = jetstream.New(in.nc); err != nil {
+		in.closeFleet()
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if err := in.loadAllowlist(ctx); err != nil {
+		in.closeFleet()
+		return err
+	}
+	if opts.Manager {
+		in.protectManager()
+	}
 	if opts.Manager && in.ca == nil {
 		// On an external cluster the manager still enrolls agents.
 		if err := in.loadPKI(); err != nil {
@@ -170,6 +183,31 @@ func (in *Instance) loadPKI() error {
 	}
 	in.ca, in.serverCert = ca, cert
 	return nil
+}
+
+// protectManager puts the manager's own addresses on the white list: a
+// response must never cut the agents off from their manager.
+func (in *Instance) protectManager() {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		in.log.Warn("cannot list this host's addresses to protect them", "err", err)
+		return
+	}
+	var list []string
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(ipn.IP)
+		if !ok || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
+			continue
+		}
+		ip = ip.Unmap()
+		in.engine.Allowlist().Add(netip.PrefixFrom(ip, ip.BitLen()), "the manager's own address")
+		list = append(list, ip.String())
+	}
+	in.log.Info("the manager's addresses are on the white list", "addresses", strings.Join(list, ","))
 }
 
 // closeFleet releases the transport.

@@ -32,7 +32,7 @@ func startFleet(tb testing.TB, onResult func(execd.Result)) *Instance {
 	conf := `<ossec_config>
   <command><name>noop</name><executable>noop</executable><timeout_allowed>no</timeout_allowed></command>
   <active-response><command>noop</command><location>defined-agent</location><agent_id>001</agent_id><level>5</level></active-response>
-  <riposte><http_listen>off</http_listen><fleet><agent_listen>127.0.0.1:0</agent_listen><enrollment_listen>` + enrollAddr + `</enrollment_listen></fleet></riposte>
+  <riposte><http_listen>off</http_listen><api><listen>off</listen></api><fleet><agent_listen>127.0.0.1:0</agent_listen><enrollment_listen>` + enrollAddr + `</enrollment_listen></fleet></riposte>
 </ossec_config>`
 	cfg, _, err := config.Parse("fleet.conf", []byte(conf))
 	if err != nil {

@@ -26,7 +26,7 @@ func (in *Instance) followAlerts(ctx context.Context, path string, store collect
 			log.Warn("malformed alert", "offset", l.Offset, "err", err)
 			return nil
 		}
-		in.Ingest(ctx, []*alert.Alert{a}, api.IngestOptions{})
+		in.Ingest(ctx, []*alert.Alert{a}, api.IngestOptions{Source: "alerts_json"})
 		return nil
 	})
 }

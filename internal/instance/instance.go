@@ -11,18 +11,21 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/riposte/riposte/internal/action"
 	"github.com/riposte/riposte/internal/alert"
 	"github.com/riposte/riposte/internal/analysis"
 	"github.com/riposte/riposte/internal/api"
 	"github.com/riposte/riposte/internal/arlog"
+	"github.com/riposte/riposte/internal/audit"
 	"github.com/riposte/riposte/internal/broker"
 	"github.com/riposte/riposte/internal/collect"
 	"github.com/riposte/riposte/internal/config"
@@ -30,6 +33,8 @@ import (
 	"github.com/riposte/riposte/internal/execd"
 	"github.com/riposte/riposte/internal/fleet"
 	"github.com/riposte/riposte/internal/fleet/manager"
+	"github.com/riposte/riposte/internal/httpapi"
+	"github.com/riposte/riposte/internal/metrics"
 	"github.com/riposte/riposte/internal/pki"
 	"github.com/riposte/riposte/internal/respond"
 )
@@ -99,7 +104,25 @@ type Instance struct {
 	enroll      *enroll.Server
 	events      chan sourceLine // lines to analyse: this host's and agents'
 	managerName string
+	js          jetstream.JetStream
+
+	// The audit trail, the white list entries added at run time, and the
+	// wake-up of live views.
+	trail   *audit.Trail
+	allowMu sync.Mutex
+	allowed map[string]httpapi.AllowEntry
+	allowKV jetstream.KeyValue
+	chg     changes
+
+	// The HTTPS API and the metrics.
+	metrics     *metrics.Metrics
+	apiServer   *httpapi.Server
+	apiListener net.Listener
+	apiCert     tls.Certificate
 }
+
+// managerFilterAll selects every active response.
+var managerFilterAll = manager.Filter{}
 
 // New prepares an instance: directories, logs, state and the engine.
 func New(cfg *config.Config, opts Options) (*Instance, error) {
@@ -142,7 +165,8 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Instance{cfg: cfg, layout: l, log: log, engine: engine, arlog: al, onResultHook: opts.OnResult, lock: lock}
+	in := &Instance{cfg: cfg, layout: l, log: log, engine: engine, arlog: al, onResultHook: opts.OnResult, lock: lock, trail: audit.New(100000)}
+	in.metrics = in.newMetrics()
 	if len(cfg.LocalFiles) > 0 || opts.Manager {
 		if in.analysis, err = in.loadRuleset(); err != nil {
 			al.Close()
@@ -173,6 +197,11 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 		return nil, err
 	}
 	in.exec = x
+	if err := in.prepareAPI(); err != nil {
+		in.closeFleet()
+		al.Close()
+		return nil, err
+	}
 	ok = true
 	return in, nil
 }
@@ -242,6 +271,10 @@ func (in *Instance) Run(ctx context.Context) error {
 		}
 		in.log.Info("accepting agents", "agents", agents, "enrollment", in.cfg.Riposte.Fleet.EnrollmentListen,
 			"token_file", in.layout.TokenFile(), "ca_pin", in.ca.Pin(), "ca_file", filepath.Join(in.layout.PKIDir(), "ca.pem"))
+	}
+	if in.apiServer != nil {
+		in.loadTrail(ctx)
+		goRun("api", in.serveAPI)
 	}
 	h := api.Handler(in, in.log)
 	goRun("control socket", func(ctx context.Context) error { return serve(ctx, ln, h) })
@@ -318,8 +351,13 @@ func (in *Instance) resolveLoop(ctx context.Context, hosts []string) error {
 func (in *Instance) Ingest(_ context.Context, alerts []*alert.Alert, opts api.IngestOptions) []api.AlertReport {
 	now := time.Now()
 	reports := make([]api.AlertReport, 0, len(alerts))
+	source := opts.Source
+	if source == "" {
+		source = "api"
+	}
 	for i, a := range alerts {
 		in.accepted.Add(1)
+		in.metrics.Alert(source)
 		var ds []respond.Decision
 		var exps []respond.Explanation
 		if opts.Explain {
@@ -347,6 +385,22 @@ func (in *Instance) carryOut(d *respond.Decision, dryRun bool, accepted time.Tim
 	if d.Outcome == respond.Run && dryRun {
 		rep.Outcome, rep.Reason = respond.DryRun.String(), "dry-run requested: nothing is executed"
 	}
+	in.metrics.Decision(rep.Outcome, time.Since(accepted))
+	defer func() {
+		rec := audit.Record{Kind: "decision", Agent: d.Alert.AgentID, Command: r.Command, Outcome: rep.Outcome, Note: rep.Reason}
+		if d.SrcIP.IsValid() {
+			rec.IP = d.SrcIP.String()
+		}
+		if len(rep.Delivery) > 0 {
+			parts := make([]string, 0, len(rep.Delivery))
+			for t, what := range rep.Delivery {
+				parts = append(parts, t+": "+what)
+			}
+			slices.Sort(parts)
+			rec.Note += "; " + strings.Join(parts, ", ")
+		}
+		in.audit(rec)
+	}()
 	attrs := []any{"decision", d.ID, "rule", d.Alert.RuleID, "level", d.Alert.RuleLevel, "agent", d.Alert.AgentID,
 		"command", r.Command, "location", r.Location.String(), "response", fmt.Sprintf("%s:%d", r.File, r.Line),
 		"outcome", rep.Outcome, "reason", rep.Reason}
@@ -365,6 +419,7 @@ func (in *Instance) carryOut(d *respond.Decision, dryRun bool, accepted time.Tim
 	}
 	rep.Delivery = in.dispatch(d)
 	for t, what := range rep.Delivery {
+		in.metrics.Dispatch(t, what, time.Since(accepted))
 		if strings.HasPrefix(what, "not ") {
 			in.log.Warn("response not delivered", append(attrs, "target", t, "delivery", what)...)
 		} else {
@@ -380,6 +435,7 @@ func (in *Instance) onResult(r execd.Result) {
 		in.runsFailed.Add(1)
 	}
 	in.results.add(r)
+	in.metrics.Run(fleet.ManagerID, r.Command, r.Verb, string(r.Status), r.StartDelay, r.Duration)
 	if in.mgr != nil {
 		in.mgr.LocalResult(fleetResult(r))
 	}

@@ -20,7 +20,7 @@ import (
 const benchConf = `<ossec_config>
   <command><name>noop</name><executable>noop</executable><timeout_allowed>no</timeout_allowed></command>
   <active-response><command>noop</command><location>local</location><level>5</level></active-response>
-  <riposte><http_listen>off</http_listen></riposte>
+  <riposte><http_listen>off</http_listen><api><listen>off</listen></api></riposte>
 </ossec_config>`
 
 // startInstance runs an instance with one stateless response on a script

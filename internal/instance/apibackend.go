@@ -1,0 +1,402 @@
+package instance
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/riposte/riposte/internal/api"
+	"github.com/riposte/riposte/internal/audit"
+	"github.com/riposte/riposte/internal/fleet"
+	"github.com/riposte/riposte/internal/fleet/manager"
+	"github.com/riposte/riposte/internal/httpapi"
+)
+
+// bucketAllowlist keeps the white-list entries added through the API, so
+// that every manager of a cluster and every restart sees them.
+const bucketAllowlist = "riposte_allowlist"
+
+// permanent is how far "make permanent" moves a deadline.
+const permanent = 10 * 365 * 24 * time.Hour
+
+// apiBackend is the instance as the HTTPS API sees it.
+type apiBackend struct{ *Instance }
+
+var _ httpapi.Backend = apiBackend{}
+
+// ARNames are the names of Wazuh's ar.conf: for every <active-response>
+// block its command and timeout ("firewall-drop600"), and for every
+// command the stateless form ("firewall-drop0").
+func (b apiBackend) ARNames() map[string]httpapi.ARCommand {
+	out := make(map[string]httpapi.ARCommand)
+	for _, c := range b.cfg.Commands {
+		out[c.Name+"0"] = httpapi.ARCommand{Name: c.Name + "0", Command: c.Name, Executable: c.Executable}
+	}
+	for _, r := range b.cfg.Responses {
+		out[r.ARName()] = httpapi.ARCommand{Name: r.ARName(), Command: r.Command, Executable: r.Cmd.Executable, Timeout: r.Timeout}
+	}
+	return out
+}
+
+// Send carries a command to agents for PUT /active-response.
+func (b apiBackend) Send(ctx context.Context, agents []string, c httpapi.ARCommand, extraArgs []string, alertDoc json.RawMessage) map[string]string {
+	if len(alertDoc) == 0 {
+		alertDoc = json.RawMessage(`{}`)
+	}
+	var src netip.Addr
+	var probe struct {
+		Data struct {
+			SrcIP string `json:"srcip"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(alertDoc, &probe) == nil {
+		if a, err := netip.ParseAddr(probe.Data.SrcIP); err == nil {
+			src = a.Unmap()
+		}
+	}
+	args := extraArgs
+	if cmd := b.command(c.Command); cmd != nil {
+		args = append(slices.Clone(cmd.ExtraArgs), extraArgs...)
+	}
+	delivery := b.mgr.Dispatch(ctx, manager.Dispatch{
+		DecisionID: "api-" + strconv.FormatInt(time.Now().UnixNano(), 36),
+		Name:       c.Command,
+		Executable: c.Executable,
+		Timeout:    c.Timeout,
+		ExtraArgs:  args,
+		Alert:      alertDoc,
+		SrcIP:      src,
+		Targets:    agents,
+	})
+	return delivery
+}
+
+// ARDisabled: Riposte's agents always accept active responses.
+func (b apiBackend) ARDisabled(string) bool { return false }
+
+// Active lists active responses, filtered and paged on the server.
+func (b apiBackend) Active(q httpapi.ActiveQuery) ([]manager.Active, int) {
+	all := b.mgr.Active(manager.Filter{Agent: q.Agent, Command: q.Command})
+	keep := all[:0]
+	for _, a := range all {
+		if q.IP.IsValid() && !activeIn(a, q.IP) {
+			continue
+		}
+		if q.Search != "" && !activeMentions(a, q.Search) {
+			continue
+		}
+		keep = append(keep, a)
+	}
+	slices.SortFunc(keep, func(x, y manager.Active) int {
+		return cmp.Or(x.Until.Compare(y.Until), strings.Compare(x.ID, y.ID))
+	})
+	total := len(keep)
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 500
+	}
+	off := min(max(q.Offset, 0), total)
+	end := min(off+limit, total)
+	return keep[off:end], total
+}
+
+// activeIn reports whether a response acts on an address inside p.
+func activeIn(a manager.Active, p netip.Prefix) bool {
+	for _, s := range append([]string{a.SrcIP}, a.Keys...) {
+		if ip, err := netip.ParseAddr(s); err == nil && p.Contains(ip.Unmap()) {
+			return true
+		}
+		if pp, err := netip.ParsePrefix(s); err == nil && p.Overlaps(pp) {
+			return true
+		}
+	}
+	return false
+}
+
+func activeMentions(a manager.Active, s string) bool {
+	if strings.Contains(a.ID, s) || strings.Contains(a.Agent, s) || strings.Contains(a.Name, s) || strings.Contains(a.SrcIP, s) {
+		return true
+	}
+	for _, k := range a.Keys {
+		if strings.Contains(k, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Extend moves deadlines; a zero until makes the responses permanent (ten
+// years).
+func (b apiBackend) Extend(ctx context.Context, id string, ip netip.Addr, until time.Time) ([]manager.Active, error) {
+	if until.IsZero() {
+		until = time.Now().Add(permanent)
+	}
+	return b.Instance.Extend(ctx, id, ip, until)
+}
+
+// Audit queries the trail.
+func (b apiBackend) Audit(_ context.Context, q httpapi.AuditQuery) ([]httpapi.AuditRecord, int, error) {
+	items, total := b.trail.Query(q)
+	return items, total, nil
+}
+
+// Record appends a change made through the API.
+func (b apiBackend) Record(_ context.Context, r httpapi.AuditRecord) { b.audit(r) }
+
+// Config is the effective configuration.
+func (b apiBackend) Config() []byte { return b.cfg.Format() }
+
+// Allowlist lists the configuration's white list and the entries added at
+// run time.
+func (b apiBackend) Allowlist() []httpapi.AllowEntry {
+	var out []httpapi.AllowEntry
+	for _, e := range b.cfg.Global.WhiteList {
+		out = append(out, httpapi.AllowEntry{Entry: e.Raw, Source: fmt.Sprintf("config %s:%d", e.File, e.Line)})
+	}
+	b.allowMu.Lock()
+	defer b.allowMu.Unlock()
+	for _, e := range b.allowed {
+		out = append(out, e)
+	}
+	slices.SortStableFunc(out[len(b.cfg.Global.WhiteList):], func(x, y httpapi.AllowEntry) int { return x.Added.Compare(y.Added) })
+	return out
+}
+
+// Allow adds an address or CIDR block to the white list, persists it and
+// lifts the active responses it covers.
+func (b apiBackend) Allow(ctx context.Context, entry, comment string) ([]manager.Active, error) {
+	p, err := parseAllowEntry(entry)
+	if err != nil {
+		return nil, err
+	}
+	who := "api"
+	if u, ok := httpapi.UserFrom(ctx); ok {
+		who = u.Name
+	}
+	e := httpapi.AllowEntry{Entry: p.String(), Source: "api", Comment: comment, AddedBy: who, Added: time.Now().UTC()}
+	if err := b.storeAllow(ctx, e); err != nil {
+		return nil, err
+	}
+	b.addAllow(e)
+	var lifted []manager.Active
+	for _, a := range b.mgr.Active(manager.Filter{}) {
+		if !activeIn(a, p) {
+			continue
+		}
+		done, err := b.mgr.Undo(ctx, a.ID, netip.Addr{})
+		if err != nil && !errors.Is(err, manager.ErrNotFound) {
+			return lifted, fmt.Errorf("lifting %s on agent %s: %w", a.ID, a.Agent, err)
+		}
+		lifted = append(lifted, done...)
+	}
+	b.log.Info("white list entry added", "entry", e.Entry, "by", who, "lifted", len(lifted))
+	return lifted, nil
+}
+
+// Disallow removes an entry added at run time.
+func (b apiBackend) Disallow(ctx context.Context, entry string) error {
+	p, err := parseAllowEntry(entry)
+	if err != nil {
+		return err
+	}
+	b.allowMu.Lock()
+	_, ok := b.allowed[p.String()]
+	b.allowMu.Unlock()
+	if !ok {
+		return fmt.Errorf("%s was not added through the API (entries of the configuration are changed there): %w", p, api.ErrNotFound)
+	}
+	if b.allowKV != nil {
+		if err := b.allowKV.Delete(ctx, allowKey(p)); err != nil {
+			return fmt.Errorf("white list store: %w", err)
+		}
+	}
+	b.allowMu.Lock()
+	delete(b.allowed, p.String())
+	b.allowMu.Unlock()
+	b.engine.Allowlist().Remove(p)
+	b.notify()
+	return nil
+}
+
+// parseAllowEntry reads an address or CIDR block (host names belong in the
+// configuration, where they are resolved again and again).
+func parseAllowEntry(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return netip.PrefixFrom(p.Addr().Unmap(), min(p.Bits(), p.Addr().Unmap().BitLen())).Masked(), nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		a = a.Unmap().WithZone("")
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	return netip.Prefix{}, fmt.Errorf("white list entry %q is not an address or CIDR block: %w", s, api.ErrBadRequest)
+}
+
+func allowKey(p netip.Prefix) string {
+	r := strings.NewReplacer(".", "_", ":", "-", "/", "~")
+	return r.Replace(p.String())
+}
+
+func (in *Instance) addAllow(e httpapi.AllowEntry) {
+	p, err := parseAllowEntry(e.Entry)
+	if err != nil {
+		return
+	}
+	in.allowMu.Lock()
+	if in.allowed == nil {
+		in.allowed = make(map[string]httpapi.AllowEntry)
+	}
+	in.allowed[p.String()] = e
+	in.allowMu.Unlock()
+	in.engine.Allowlist().Add(p, "api: "+p.String())
+	in.notify()
+}
+
+// storeAllow persists an entry added through the API.
+func (in *Instance) storeAllow(ctx context.Context, e httpapi.AllowEntry) error {
+	if in.allowKV == nil {
+		return nil
+	}
+	p, _ := parseAllowEntry(e.Entry)
+	b, _ := json.Marshal(e)
+	if _, err := in.allowKV.Put(ctx, allowKey(p), b); err != nil {
+		return fmt.Errorf("white list store: %w", err)
+	}
+	return nil
+}
+
+// loadAllowlist opens the bucket of API-added white-list entries and puts
+// them on the list.
+func (in *Instance) loadAllowlist(ctx context.Context) error {
+	js, err := jetstream.New(in.nc)
+	if err != nil {
+		return err
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucketAllowlist, Replicas: in.cfg.Riposte.Fleet.Replicas, History: 1})
+	if err != nil {
+		return fmt.Errorf("white list store: %w", err)
+	}
+	in.allowKV = kv
+	keys, err := kv.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("white list store: %w", err)
+	}
+	for k := range keys.Keys() {
+		ent, err := kv.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var e httpapi.AllowEntry
+		if json.Unmarshal(ent.Value(), &e) == nil {
+			in.addAllow(e)
+		}
+	}
+	return nil
+}
+
+// audit appends a record to the trail and the durable stream.
+func (in *Instance) audit(r audit.Record) {
+	if r.Time.IsZero() {
+		r.Time = time.Now().UTC()
+	}
+	in.trail.Add(r)
+	if in.js != nil {
+		if b, err := json.Marshal(r); err == nil {
+			_, _ = in.js.PublishAsync(in.subjects.Audit(r.Kind), b)
+		}
+	}
+	in.notify()
+}
+
+// onRecord takes the manager's records into the trail.
+func (in *Instance) onRecord(r manager.Record) {
+	if r.Kind == "result" && r.Agent != fleet.ManagerID {
+		in.metrics.Run(r.Agent, r.Name, "", r.Outcome, 0, 0)
+	}
+	in.trail.Add(audit.Record{Time: r.Time, Kind: r.Kind, Agent: r.Agent, Command: r.Name, CommandID: r.CommandID, Outcome: r.Outcome, Note: r.Note})
+	in.notify()
+}
+
+// loadTrail rebuilds the trail from the audit stream: the last records
+// of the past day.
+func (in *Instance) loadTrail(ctx context.Context) {
+	if in.js == nil {
+		return
+	}
+	since := time.Now().Add(-24 * time.Hour)
+	cons, err := in.js.OrderedConsumer(ctx, fleet.StreamAudit, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{in.subjects.AllAudit()},
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
+		OptStartTime:   &since,
+	})
+	if err != nil {
+		in.log.Warn("audit trail not reloaded", "err", err)
+		return
+	}
+	info, err := cons.Info(ctx)
+	if err != nil || info.NumPending == 0 {
+		return
+	}
+	left := info.NumPending
+	for left > 0 {
+		batch, err := cons.Fetch(int(min(left, 1000)), jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			break
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			var r struct {
+				audit.Record
+				Name string `json:"name"`
+			}
+			if json.Unmarshal(m.Data(), &r) == nil {
+				if r.Command == "" {
+					r.Command = r.Name
+				}
+				in.trail.Add(r.Record)
+			}
+		}
+		if n == 0 {
+			break
+		}
+		left -= uint64(n)
+	}
+	in.log.Info("audit trail reloaded", "records", in.trail.Len())
+}
+
+// changes wakes live views (server-sent events) when something changed.
+type changes struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// Changes returns a channel closed at the next change.
+func (in *Instance) Changes() <-chan struct{} {
+	in.chg.mu.Lock()
+	defer in.chg.mu.Unlock()
+	if in.chg.ch == nil {
+		in.chg.ch = make(chan struct{})
+	}
+	return in.chg.ch
+}
+
+// notify closes the channel of the current waiters.
+func (in *Instance) notify() {
+	in.chg.mu.Lock()
+	if in.chg.ch != nil {
+		close(in.chg.ch)
+		in.chg.ch = nil
+	}
+	in.chg.mu.Unlock()
+}
