@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -281,4 +282,68 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.Wait("the add and the delete in the runs", `document.querySelectorAll('#runs-body tr[data-status]').length >= 2`)
 	b.Shot("runs")
 	b.CheckConsole()
+}
+
+// TestCtlOverAPI drives riposte ctl against the HTTPS API, as an operator
+// on another host would: list a block, white-list its network (which lifts
+// it at once), and find the change, with who made it, in the audit trail.
+func TestCtlOverAPI(t *testing.T) {
+	requireRoot(t)
+	dir := newDataDir(t, statefulScripts)
+	in := startRiposte(t, dir, writeConfig(t, dir, cmdStateful+"\n  "+response("stateful", "5712", 600, ""), "", ""))
+	remote := []string{"--api", in.apiURL(), "--password-file", filepath.Join(dir, "admin.password"), "--ca", filepath.Join(dir, "pki", "ca.pem")}
+	remoteCtl := func(v any, args ...string) string {
+		t.Helper()
+		return ctl(t, t.TempDir(), v, append(remote, args...)...)
+	}
+	sendJSON(t, dir, sshAlert("203.0.113.60"))
+	var act []activeRow
+	waitFor(t, 10*time.Second, "the block in ctl's list", func() bool {
+		remoteCtl(&act, "responses", "list", "--ip", "203.0.113.0/24")
+		return len(act) == 1
+	})
+	var added struct {
+		Entry  string      `json:"entry"`
+		Lifted []activeRow `json:"lifted"`
+	}
+	remoteCtl(&added, "allowlist", "add", "203.0.113.0/24", "--comment", "partner network")
+	if added.Entry != "203.0.113.0/24" || len(added.Lifted) != 1 {
+		t.Errorf("allowlist add: %+v", added)
+	}
+	waitFor(t, 10*time.Second, "the script's delete", func() bool {
+		return len(recorded(t, dir, "stateful", "delete", "203.0.113.60")) == 1
+	})
+	// The white list now protects the network: a new alert runs nothing.
+	resp := sendJSON(t, dir, sshAlert("203.0.113.61"))
+	if out := outcomes(resp); fmt.Sprint(out) != "[allowlisted]" {
+		t.Errorf("an alert from the white-listed network: %v, want allowlisted", out)
+	}
+	var trail []struct {
+		Kind string `json:"kind"`
+		User string `json:"user"`
+		Note string `json:"note"`
+	}
+	remoteCtl(&trail, "audit", "--kind", "change")
+	found := false
+	for _, r := range trail {
+		if r.User == "admin" && strings.Contains(r.Note, "203.0.113.0/24") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the audit trail lacks admin's white-list change: %+v", trail)
+	}
+	// A wrong password is refused with a clear message.
+	bad := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(bad, []byte("wrong-password"), 0o600)
+	out, err := runRiposte("ctl", "--api", in.apiURL(), "--password-file", bad, "--insecure", "agents", "list")
+	if err == nil || !strings.Contains(out, "login as admin") {
+		t.Errorf("a wrong password: err %v, output %s", err, out)
+	}
+}
+
+// runRiposte runs the riposte binary and returns its combined output.
+func runRiposte(args ...string) (string, error) {
+	out, err := exec.Command(riposteBin, args...).CombinedOutput()
+	return string(out), err
 }

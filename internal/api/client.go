@@ -12,10 +12,39 @@ import (
 	"strings"
 )
 
-// Client talks to a running instance over its control socket.
+// Client talks to a running instance: over its control socket, or over
+// its HTTPS API with a token.
 type Client struct {
-	hc   *http.Client
-	base string
+	hc    *http.Client
+	base  string
+	token string
+}
+
+// NewClient returns a client for the API at base ("https://host:55000"),
+// through hc.
+func NewClient(base string, hc *http.Client) *Client {
+	return &Client{hc: hc, base: strings.TrimSuffix(base, "/")}
+}
+
+// Login authenticates as Wazuh's API clients do (basic auth, a JWT back);
+// later requests carry the token.
+func (c *Client) Login(ctx context.Context, user, password string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/security/user/authenticate?raw=true", nil)
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(user, password)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the API: %w", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("login as %s: %s", user, errorText(resp.Status, b))
+	}
+	c.token = strings.TrimSpace(string(b))
+	return nil
 }
 
 // NewSocketClient returns a client for the control socket at path.
@@ -60,6 +89,9 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, v any) e
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot reach the running instance: %w", err)
@@ -69,21 +101,8 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, v any) e
 	if err != nil {
 		return fmt.Errorf("reading the answer: %w", err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		var eb ErrorBody
-		if json.Unmarshal(data, &eb) == nil && eb.Error != "" {
-			var sb strings.Builder
-			sb.WriteString(eb.Error)
-			for _, it := range eb.Items {
-				if it.Line > 0 {
-					fmt.Fprintf(&sb, "\n  alert %d (line %d): %s", it.Item, it.Line, it.Error)
-				} else {
-					fmt.Fprintf(&sb, "\n  alert %d: %s", it.Item, it.Error)
-				}
-			}
-			return fmt.Errorf("%s", sb.String())
-		}
-		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(data)))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("%s", errorText(resp.Status, data))
 	}
 	if v == nil {
 		return nil
@@ -108,4 +127,35 @@ func (c *Client) Post(ctx context.Context, path string, body, v any) error {
 // not nil).
 func (c *Client) Delete(ctx context.Context, path string, v any) error {
 	return c.do(ctx, http.MethodDelete, c.base+path, nil, v)
+}
+
+// errorText is the message of an error answer: the control socket's
+// {"error": ...} with its items, or the API's {"title", "detail"}.
+func errorText(status string, data []byte) string {
+	var eb struct {
+		ErrorBody
+		Detail      string `json:"detail"`
+		Remediation string `json:"remediation"`
+	}
+	_ = json.Unmarshal(data, &eb)
+	msg := eb.Error
+	if msg == "" {
+		msg = eb.Detail
+	}
+	if msg == "" {
+		return status + ": " + strings.TrimSpace(string(data))
+	}
+	var sb strings.Builder
+	sb.WriteString(msg)
+	if eb.Remediation != "" {
+		sb.WriteString(" (" + eb.Remediation + ")")
+	}
+	for _, it := range eb.Items {
+		if it.Line > 0 {
+			fmt.Fprintf(&sb, "\n  alert %d (line %d): %s", it.Item, it.Line, it.Error)
+		} else {
+			fmt.Fprintf(&sb, "\n  alert %d: %s", it.Item, it.Error)
+		}
+	}
+	return sb.String()
 }

@@ -42,6 +42,9 @@ type Backend interface {
 	Undo(ctx context.Context, id string, ip netip.Addr) ([]manager.Active, error)
 	// Extend moves deadlines (until zero with permanent: no end).
 	Extend(ctx context.Context, id string, ip netip.Addr, until time.Time) ([]manager.Active, error)
+	// Commands lists the pending and recent commands of an agent (every
+	// agent when empty).
+	Commands(agent string) []manager.CommandRecord
 	// RunManual runs a response by hand (white list applied unless forced).
 	RunManual(ctx context.Context, r api.ManualRun) (*api.ManualReport, error)
 

@@ -55,6 +55,7 @@ type fakeBackend struct {
 	rejected  int
 	err       error // returned by the next change, then cleared
 	changes   chan struct{}
+	commands  []manager.CommandRecord
 }
 
 func newFakeBackend() *fakeBackend {
@@ -92,6 +93,18 @@ func (f *fakeBackend) takeErr() error {
 	err := f.err
 	f.err = nil
 	return err
+}
+
+func (f *fakeBackend) Commands(agent string) []manager.CommandRecord {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []manager.CommandRecord
+	for _, c := range f.commands {
+		if agent == "" || c.Command.Agent == agent {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (f *fakeBackend) Agents() []manager.AgentStatus {

@@ -47,6 +47,17 @@ func (s *Server) getAgents(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (s *Server) getCommands(w http.ResponseWriter, r *http.Request) error {
+	agent := r.URL.Query().Get("agent")
+	if agent != "" {
+		if err := fleet.ValidateAgentID(agent); err != nil {
+			return badRequest("agent: %v", err)
+		}
+	}
+	writeJSON(w, r, http.StatusOK, listOf(s.b.Commands(agent)))
+	return nil
+}
+
 func listOf[T any](items []T) list[T] {
 	if items == nil {
 		items = []T{}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/riposte/riposte/internal/api"
+	"github.com/riposte/riposte/internal/fleet"
 	"github.com/riposte/riposte/internal/fleet/manager"
 	"github.com/riposte/riposte/internal/users"
 )
@@ -465,4 +466,20 @@ type userSpy struct {
 func (u *userSpy) Allow(ctx context.Context, entry, comment string) ([]manager.Active, error) {
 	*u.seen, _ = UserFrom(ctx)
 	return u.fakeBackend.Allow(ctx, entry, comment)
+}
+
+func TestCommandsEndpoint(t *testing.T) {
+	e := newEnv(t)
+	e.b.commands = []manager.CommandRecord{
+		{Command: fleet.Command{ID: "c1", Agent: "001", Kind: fleet.KindRun, Name: "firewall-drop"}, Status: manager.CmdPending},
+		{Command: fleet.Command{ID: "c2", Agent: "002", Kind: fleet.KindRun, Name: "host-deny"}, Status: manager.CmdExpired},
+	}
+	w := e.do(t, "GET", "/api/v1/commands?agent=002", e.tok[users.ReadOnly], "")
+	wantStatus(t, w, 200)
+	got := decode[list[manager.CommandRecord]](t, w)
+	if got.Total != 1 || got.Items[0].Command.ID != "c2" || got.Items[0].Status != manager.CmdExpired {
+		t.Errorf("commands of 002: %+v", got)
+	}
+	wantStatus(t, e.do(t, "GET", "/api/v1/commands?agent=xyz", e.tok[users.ReadOnly], ""), 400)
+	wantStatus(t, e.do(t, "GET", "/api/v1/commands", "", ""), 401)
 }

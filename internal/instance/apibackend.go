@@ -243,7 +243,7 @@ func parseAllowEntry(s string) (netip.Prefix, error) {
 }
 
 func allowKey(p netip.Prefix) string {
-	r := strings.NewReplacer(".", "_", ":", "-", "/", "~")
+	r := strings.NewReplacer(".", "_", ":", "-", "/", "=")
 	return r.Replace(p.String())
 }
 

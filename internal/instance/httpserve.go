@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
 	"path/filepath"
 
+	"github.com/riposte/riposte/internal/api"
 	"github.com/riposte/riposte/internal/console"
 	"github.com/riposte/riposte/internal/httpapi"
 	"github.com/riposte/riposte/internal/metrics"
@@ -21,13 +23,12 @@ func (l Layout) AdminPasswordFile() string { return filepath.Join(l.Dir, "admin.
 // UsersFile holds the API's users.
 func (l Layout) UsersFile() string { return filepath.Join(l.StateDir(), "users.json") }
 
-// prepareAPI opens the users (creating the administrator on first start),
-// the certificate and the listener of the HTTPS API.
+// prepareAPI opens the users (creating the administrator on first start)
+// and the API server, which the control socket always serves (as the
+// local administrator) and, unless <api><listen> is off, an HTTPS listener
+// too, with its certificate.
 func (in *Instance) prepareAPI() error {
 	ac := in.cfg.Riposte.API
-	if ac.Listen == "" {
-		return nil
-	}
 	st, err := users.Open(in.layout.UsersFile())
 	if err != nil {
 		return fmt.Errorf("api users: %w", err)
@@ -38,6 +39,21 @@ func (in *Instance) prepareAPI() error {
 	}
 	if created {
 		in.log.Info("API administrator created", "user", "admin", "password_file", in.layout.AdminPasswordFile())
+	}
+	srv, err := httpapi.New(httpapi.Options{
+		Backend: apiBackend{in},
+		Users:   st,
+		Logger:  in.log,
+		Node:    in.cfg.NodeName,
+		Console: console.Handler(),
+		Metrics: in.metrics.Handler(),
+	})
+	if err != nil {
+		return err
+	}
+	in.apiServer = srv
+	if ac.Listen == "" {
+		return nil
 	}
 	var cert tls.Certificate
 	if ac.CertFile != "" {
@@ -55,24 +71,28 @@ func (in *Instance) prepareAPI() error {
 			return fmt.Errorf("api certificate: %w", err)
 		}
 	}
-	srv, err := httpapi.New(httpapi.Options{
-		Backend: apiBackend{in},
-		Users:   st,
-		Logger:  in.log,
-		Node:    in.cfg.NodeName,
-		Console: console.Handler(),
-		Metrics: in.metrics.Handler(),
-	})
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", ac.Listen)
 	if err != nil {
 		return fmt.Errorf("api listener %s: %w", ac.Listen, err)
 	}
-	in.apiServer, in.apiListener, in.apiCert = srv, ln, cert
+	in.apiListener, in.apiCert = ln, cert
 	return nil
 }
+
+// socketHandler is the control socket's handler: the endpoints of riposte
+// alert send and of health checks, and the whole API acting as the local
+// administrator (the socket's mode, 0600, limits it to root).
+func (in *Instance) socketHandler() http.Handler {
+	mux := http.NewServeMux()
+	local := api.Handler(in, in.log)
+	mux.Handle("/v1/", local)
+	mux.Handle("/debug/", local)
+	mux.Handle("/", in.apiServer.LocalHandler(users.User{Name: LocalUser, Role: users.Administrator}))
+	return mux
+}
+
+// LocalUser is who changes made on the control socket are recorded as.
+const LocalUser = "root@socket"
 
 // serveAPI serves the HTTPS API until ctx ends.
 func (in *Instance) serveAPI(ctx context.Context) error {

@@ -272,11 +272,11 @@ func (in *Instance) Run(ctx context.Context) error {
 		in.log.Info("accepting agents", "agents", agents, "enrollment", in.cfg.Riposte.Fleet.EnrollmentListen,
 			"token_file", in.layout.TokenFile(), "ca_pin", in.ca.Pin(), "ca_file", filepath.Join(in.layout.PKIDir(), "ca.pem"))
 	}
-	if in.apiServer != nil {
-		in.loadTrail(ctx)
+	in.loadTrail(ctx)
+	if in.apiListener != nil {
 		goRun("api", in.serveAPI)
 	}
-	h := api.Handler(in, in.log)
+	h := in.socketHandler()
 	goRun("control socket", func(ctx context.Context) error { return serve(ctx, ln, h) })
 	if tl != nil {
 		in.log.Info("accepting alerts over HTTP", "addr", tl.Addr().String())
