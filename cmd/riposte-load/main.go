@@ -101,6 +101,7 @@ func putCmd(stdout, stderr io.Writer) *cobra.Command {
 		agents  string
 		fromAPI bool
 		command string
+		putRate float64
 	)
 	c := &cobra.Command{
 		Use:   "put",
@@ -131,7 +132,7 @@ func putCmd(stdout, stderr io.Writer) *cobra.Command {
 				}
 			}
 			fmt.Fprintf(stderr, "PUT /active-response %s to %d agents: %d requests from %d clients\n", command, len(ids), f.requests, f.clients)
-			r, err := loadgen.Put(cmd.Context(), cl, loadgen.PutOptions{Agents: ids, Command: command, Clients: f.clients, Requests: f.requests})
+			r, err := loadgen.Put(cmd.Context(), cl, loadgen.PutOptions{Agents: ids, Command: command, Clients: f.clients, Requests: f.requests, Rate: putRate})
 			if err != nil {
 				return err
 			}
@@ -142,6 +143,7 @@ func putCmd(stdout, stderr io.Writer) *cobra.Command {
 	c.Flags().StringVar(&agents, "agents", "", "comma-separated agent ids to target (agents_list)")
 	c.Flags().BoolVar(&fromAPI, "agents-from-api", false, "target every active agent GET /agents lists, but 000")
 	c.Flags().StringVar(&command, "command", "firewall-drop0", "ar.conf name (or !script) to send")
+	c.Flags().Float64Var(&putRate, "rate", 0, "requests per second over all clients (0: each as soon as a client is free)")
 	return c
 }
 

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -170,4 +171,131 @@ func measureAttack(t *testing.T, interleaved bool) {
 	}
 	t.Logf("%d addresses × 8 lines written in %s; all blocked %s after the last line",
 		n, last.Sub(start).Round(time.Millisecond), time.Since(last).Round(time.Millisecond))
+}
+
+// TestMeasureAPILoad runs a manager and, as separate processes, simulated
+// agents and the load generator (riposte-load): PUT /active-response to
+// every agent from 50 concurrent clients, the time until every agent has
+// acknowledged a command sent to all, the manager's memory, and paging
+// through the active responses once there are 100,000 of them.
+// RIPOSTE_E2E_AGENTS sets the number of agents (default 100).
+func TestMeasureAPILoad(t *testing.T) {
+	requireBench(t)
+	requireRoot(t)
+	n := 100
+	if v := os.Getenv("RIPOSTE_E2E_AGENTS"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	load := filepath.Join(filepath.Dir(riposteBin), "riposte-load")
+	if out, err := exec.Command("go", "build", "-o", load, "github.com/riposte/riposte/cmd/riposte-load").CombinedOutput(); err != nil {
+		t.Fatalf("building riposte-load: %v\n%s", err, out)
+	}
+	ports := freePorts(t, 2)
+	dir := newDataDir(t, nil)
+	fleetXML := fmt.Sprintf("<fleet><agent_listen>127.0.0.1:%d</agent_listen><enrollment_listen>127.0.0.1:%d</enrollment_listen>"+
+		"<heartbeat_interval>10s</heartbeat_interval><disconnect_after>60s</disconnect_after></fleet>", ports[0], ports[1])
+	cfg := writeConfig(t, dir, `<command><name>firewall-drop</name><executable>firewall-drop</executable><timeout_allowed>yes</timeout_allowed></command>
+  `+located("firewall-drop", "1", "local", "<timeout>600</timeout>"), "", fleetXML)
+	mgr := startProcess(t, dir, "", "manager", "--config", cfg, "--data-dir", dir)
+	api := mgr.apiURL()
+
+	sim := exec.Command(load, "sim", "--manager", fmt.Sprintf("127.0.0.1:%d", ports[1]), "--token-file", filepath.Join(dir, "enrollment.token"),
+		"--ca", filepath.Join(dir, "pki", "ca.pem"), "--n", fmt.Sprint(n), "--dir", t.TempDir(), "--results", "--heartbeat", "10s")
+	simOut := &lockedBuffer{}
+	sim.Stdout, sim.Stderr = simOut, simOut
+	start := time.Now()
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Process.Kill(); sim.Wait() })
+	waitFor(t, 10*time.Minute, "the simulated agents", func() bool { return strings.Contains(simOut.String(), "agents connected") })
+	t.Logf("%d simulated agents enrolled and connected in %s", n, time.Since(start).Round(time.Millisecond))
+	rss := func() string {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", mgr.cmd.Process.Pid))
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "VmRSS:") {
+				return strings.TrimSpace(strings.TrimPrefix(l, "VmRSS:"))
+			}
+		}
+		return "?"
+	}
+	t.Logf("manager resident memory with %d connected agents: %s", n, rss())
+
+	common := []string{"--api", api, "--password-file", filepath.Join(dir, "admin.password"), "--insecure", "--json"}
+	runLoad := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(load, append(args, common...)...).Output()
+		if err != nil {
+			t.Fatalf("riposte-load %s: %v\n%s", args[0], err, out)
+		}
+		var r struct {
+			Requests int     `json:"requests"`
+			Failed   int     `json:"failed"`
+			RPS      float64 `json:"requests_per_second"`
+			Latency  struct {
+				P50 float64 `json:"p50_ms"`
+				P99 float64 `json:"p99_ms"`
+				Max float64 `json:"max_ms"`
+			} `json:"latency"`
+		}
+		if err := json.Unmarshal(out, &r); err != nil {
+			t.Fatalf("riposte-load %s: %v\n%s", args[0], err, out)
+		}
+		if r.Failed > 0 {
+			t.Errorf("riposte-load %s: %d of %d requests failed:\n%s", args[0], r.Failed, r.Requests, out)
+		}
+		return fmt.Sprintf("%d requests, %.0f/s, p50 %.1f ms, p99 %.1f ms, max %.1f ms", r.Requests, r.RPS, r.Latency.P50, r.Latency.P99, r.Latency.Max)
+	}
+	// One command to every agent: the time until all acknowledged.
+	c := newAPIClient(t, api, "")
+	c.login("admin", adminPassword(t, dir))
+	t0 := time.Now()
+	var res wazuhResult
+	c.call(http.MethodPut, "/active-response", map[string]any{"command": "firewall-drop0", "alert": map[string]any{"data": map[string]any{"srcip": "192.0.2.1"}}}, &res)
+	sent := time.Since(t0)
+	waitFor(t, 2*time.Minute, "every agent's acknowledgement", func() bool {
+		var cmds struct {
+			Items []struct {
+				Status string `json:"status"`
+			} `json:"items"`
+		}
+		c.call(http.MethodGet, "/api/v1/commands", nil, &cmds)
+		done := 0
+		for _, x := range cmds.Items {
+			if x.Status != "pending" {
+				done++
+			}
+		}
+		return done >= n
+	})
+	t.Logf("PUT /active-response to all %d agents: answered in %s (%d affected); every agent acknowledged within %s",
+		n, sent.Round(time.Millisecond), res.Data.TotalAffectedItems, time.Since(t0).Round(time.Millisecond))
+
+	for _, rate := range []string{"20", "50"} {
+		t.Logf("PUT /active-response to every agent from 50 clients at %s requests/s: %s", rate,
+			runLoad("put", "--agents-from-api", "--clients", "50", "--requests", "500", "--rate", rate))
+	}
+	t.Logf("PUT /active-response to every agent from 50 clients, each sending as soon as answered: %s",
+		runLoad("put", "--agents-from-api", "--clients", "50", "--requests", "1000"))
+	t.Logf("manager resident memory after the load: %s", rss())
+
+	// Many active responses (stateful blocks of random TEST-NET addresses,
+	// each agent reporting its run), then pages of the list.
+	per := max(100000/n, 20)
+	t.Logf("stateful blocks: %s", runLoad("put", "--agents-from-api", "--clients", "50", "--requests", fmt.Sprint(per), "--command", "firewall-drop600"))
+	var page struct {
+		Total int `json:"total"`
+	}
+	last, stable := -1, time.Now()
+	waitFor(t, 5*time.Minute, "the active responses to settle", func() bool {
+		c.call(http.MethodGet, "/api/v1/responses?limit=1", nil, &page)
+		if page.Total != last {
+			last, stable = page.Total, time.Now()
+		}
+		// Results queue behind the earlier load: wait for them to start
+		// landing, then for the count to stop moving.
+		return page.Total > 0 && time.Since(stable) > 3*time.Second
+	})
+	t.Logf("%d active responses; pages of 50 from 10 clients: %s", page.Total, runLoad("pages", "--clients", "10", "--requests", "500", "--limit", "50"))
+	t.Logf("manager resident memory with %d active responses: %s", page.Total, rss())
 }

@@ -84,30 +84,46 @@ func (b apiBackend) Send(ctx context.Context, agents []string, c httpapi.ARComma
 // ARDisabled: Riposte's agents always accept active responses.
 func (b apiBackend) ARDisabled(string) bool { return false }
 
-// Active lists active responses, filtered and paged on the server.
+// Active lists active responses, filtered and paged on the server. The
+// sorted list is computed at most every 250 ms while things change, and
+// reused until the next change otherwise, so that paging through 100,000
+// responses does not sort them for every page.
 func (b apiBackend) Active(q httpapi.ActiveQuery) ([]manager.Active, int) {
-	all := b.mgr.Active(manager.Filter{Agent: q.Agent, Command: q.Command})
-	keep := all[:0]
-	for _, a := range all {
-		if q.IP.IsValid() && !activeIn(a, q.IP) {
-			continue
-		}
-		if q.Search != "" && !activeMentions(a, q.Search) {
-			continue
-		}
-		keep = append(keep, a)
-	}
-	slices.SortFunc(keep, func(x, y manager.Active) int {
-		return cmp.Or(x.Until.Compare(y.Until), strings.Compare(x.ID, y.ID))
-	})
-	total := len(keep)
+	all := b.activeSnapshot()
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 500
 	}
-	off := min(max(q.Offset, 0), total)
-	end := min(off+limit, total)
-	return keep[off:end], total
+	out := []manager.Active{}
+	total := 0
+	for i := range all {
+		a := &all[i]
+		if (q.Agent != "" && a.Agent != q.Agent) || (q.Command != "" && a.Name != q.Command) ||
+			(q.IP.IsValid() && !activeIn(*a, q.IP)) || (q.Search != "" && !activeMentions(*a, q.Search)) {
+			continue
+		}
+		if total >= q.Offset && len(out) < limit {
+			out = append(out, *a)
+		}
+		total++
+	}
+	return out, total
+}
+
+// activeSnapshot returns every active response, soonest end first.
+func (in *Instance) activeSnapshot() []manager.Active {
+	seq := in.chgSeq.Load()
+	in.snapMu.Lock()
+	defer in.snapMu.Unlock()
+	if in.snap != nil && (in.snapSeq == seq || time.Since(in.snapAt) < 250*time.Millisecond) {
+		return in.snap
+	}
+	all := in.mgr.Active(manager.Filter{})
+	slices.SortFunc(all, func(x, y manager.Active) int {
+		return cmp.Or(x.Until.Compare(y.Until), strings.Compare(x.ID, y.ID))
+	})
+	in.snap, in.snapSeq, in.snapAt = all, seq, time.Now()
+	return all
 }
 
 // activeIn reports whether a response acts on an address inside p.
@@ -393,6 +409,7 @@ func (in *Instance) Changes() <-chan struct{} {
 
 // notify closes the channel of the current waiters.
 func (in *Instance) notify() {
+	in.chgSeq.Add(1)
 	in.chg.mu.Lock()
 	if in.chg.ch != nil {
 		close(in.chg.ch)

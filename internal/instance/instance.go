@@ -113,6 +113,12 @@ type Instance struct {
 	allowed map[string]httpapi.AllowEntry
 	allowKV jetstream.KeyValue
 	chg     changes
+	chgSeq  atomic.Uint64 // counts changes, for cached views
+
+	snapMu  sync.Mutex
+	snap    []manager.Active // sorted active responses, see activeSnapshot
+	snapSeq uint64
+	snapAt  time.Time
 
 	// The HTTPS API and the metrics.
 	metrics     *metrics.Metrics

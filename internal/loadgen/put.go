@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // PutOptions configure Put.
@@ -24,6 +26,10 @@ type PutOptions struct {
 	Clients int
 	// Requests is how many requests are sent (required).
 	Requests int
+	// Rate paces the requests, in requests per second over all clients;
+	// zero sends each as soon as a client is free (a closed loop, which
+	// measures the saturation point rather than the latency at a load).
+	Rate float64
 }
 
 // putBody is the body of PUT /active-response.
@@ -77,7 +83,16 @@ func Put(ctx context.Context, c *Client, o PutOptions) (*Report, error) {
 	}
 	path := "/active-response?agents_list=" + url.QueryEscape(strings.Join(o.Agents, ","))
 	before := c.Reauths()
+	var lim *rate.Limiter
+	if o.Rate > 0 {
+		lim = rate.NewLimiter(rate.Limit(o.Rate), 1)
+	}
 	r := run(ctx, o.Clients, o.Requests, func(ctx context.Context, _ int, rng *rand.Rand) Sample {
+		if lim != nil {
+			if err := lim.Wait(ctx); err != nil {
+				return Sample{Err: err, Failed: true}
+			}
+		}
 		body := putBody{Command: o.Command, Arguments: []string{}}
 		body.Alert.Data.SrcIP = testNetAddr(rng).String()
 		b, err := json.Marshal(body)

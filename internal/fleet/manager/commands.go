@@ -252,6 +252,12 @@ func (m *Manager) issue(ctx context.Context, cmds []fleet.Command, srcIPs []stri
 		records = append(records, Record{Kind: "command", Agent: c.Agent, CommandID: c.ID, Name: c.Name, Note: string(c.Kind) + " " + out[c.Agent]})
 	}
 	for _, r := range records {
+		if r.Kind == "command" {
+			// The command's own record in the bucket is the durable
+			// trace; the stream keeps what has no other.
+			m.notify(r)
+			continue
+		}
 		m.record(r)
 	}
 	return out
@@ -500,12 +506,18 @@ func isConflict(err error) bool {
 	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == 10164)
 }
 
-// Commands lists the pending and recent commands of agent, oldest first.
+// Commands lists the pending and recent commands of agent (of every agent
+// when empty), oldest first.
 func (m *Manager) Commands(agent string) []CommandRecord {
 	m.mu.RLock()
-	out := make([]CommandRecord, 0, len(m.cmds[agent]))
-	for _, e := range m.cmds[agent] {
-		out = append(out, e.rec)
+	var out []CommandRecord
+	for id, cmds := range m.cmds {
+		if agent != "" && id != agent {
+			continue
+		}
+		for _, e := range cmds {
+			out = append(out, e.rec)
+		}
 	}
 	m.mu.RUnlock()
 	slices.SortFunc(out, func(a, b CommandRecord) int {
@@ -626,7 +638,11 @@ func (m *Manager) applyAck(agent string, r fleet.Result) {
 			if e.rec.Command.Kind == fleet.KindExtend && status == CmdAccepted {
 				extend = m.extendActive(agent, e.rec.Command.Key, e.rec.Command.Until)
 			}
-			if agent != fleet.ManagerID {
+			// An accepted command's result follows at once and writes
+			// the record then; until then, after a restart, it is sent
+			// again and the agent answers duplicate. Final statuses are
+			// written now.
+			if agent != fleet.ManagerID && (status != CmdAccepted || extend != nil) {
 				b, _ = json.Marshal(e.rec)
 			}
 		}

@@ -199,6 +199,16 @@ func TestDispatchTargets(t *testing.T) {
 		})
 	}
 	agent.none(100 * time.Millisecond)
+	// Every agent's commands, or one agent's.
+	all, some := m.Commands(""), m.Commands(off)
+	if len(some) == 0 || len(all) <= len(some) {
+		t.Errorf("Commands(\"\") lists %d, Commands(%s) %d", len(all), off, len(some))
+	}
+	for _, c := range some {
+		if c.Command.Agent != off {
+			t.Errorf("Commands(%s) lists a command of %s", off, c.Command.Agent)
+		}
+	}
 }
 
 func TestDeliveryAckAndHello(t *testing.T) {
