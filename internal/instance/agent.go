@@ -17,7 +17,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/riposte/riposte/internal/action"
 	"github.com/riposte/riposte/internal/api"
 	"github.com/riposte/riposte/internal/arlog"
 	"github.com/riposte/riposte/internal/collect"
@@ -74,12 +73,7 @@ func NewAgent(cfg *config.Config, opts AgentOptions) (*Agent, error) {
 		return nil, fmt.Errorf("this data directory holds no enrolled agent (run riposte agent enroll first): %w", err)
 	}
 	l := Layout{Dir: opts.Dir}
-	for _, d := range []string{l.BinDir(), filepath.Dir(l.ARLog()), l.StateDir()} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return nil, fmt.Errorf("data directory: %w", err)
-		}
-	}
-	lock, err := lockDir(l.Dir)
+	lock, err := l.open(log)
 	if err != nil {
 		return nil, err
 	}
@@ -89,27 +83,12 @@ func NewAgent(cfg *config.Config, opts AgentOptions) (*Agent, error) {
 			lock.Close()
 		}
 	}()
-	if exe, err := os.Executable(); err == nil {
-		if err := action.Install(l.BinDir(), exe); err != nil {
-			log.Warn("cannot install the built-in actions in the bin directory", "dir", l.BinDir(), "err", err)
-		}
-	}
 	al, err := arlog.Open(l.ARLog())
 	if err != nil {
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, layout: l, log: log.With("agent", id.AgentID), id: id, opts: opts, arlog: al, lock: lock}
-	x, err := execd.Open(execd.Options{
-		Dir:              l.Dir,
-		StatePath:        filepath.Join(l.StateDir(), "execd.db"),
-		NodeName:         cfg.NodeName,
-		HandshakeTimeout: cfg.Riposte.HandshakeTimeout,
-		RunTimeout:       cfg.Riposte.RunTimeout,
-		Logger:           a.log,
-		ARLog:            al,
-		OnResult:         a.onResult,
-		Actions:          actionOptions(cfg.Riposte.Actions),
-	})
+	x, err := execd.Open(execdOptions(cfg, l, a.log, al, a.onResult))
 	if err != nil {
 		al.Close()
 		return nil, err

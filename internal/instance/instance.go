@@ -45,6 +45,28 @@ const LocalAgent = alert.ManagerID
 // Layout names the files of a data directory.
 type Layout struct{ Dir string }
 
+// open makes the directories of the layout, takes the data directory's
+// lock and links the built-in actions into the bin directory, under their
+// Wazuh names, pointing at this binary (the operator's own files of the
+// same names are left alone and win).
+func (l Layout) open(log *slog.Logger) (io.Closer, error) {
+	for _, d := range []string{l.Dir, l.BinDir(), filepath.Dir(l.ARLog()), l.StateDir()} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+	}
+	lock, err := lockDir(l.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if exe, err := os.Executable(); err == nil {
+		if err := action.Install(l.BinDir(), exe); err != nil {
+			log.Warn("cannot install the built-in actions in the bin directory", "dir", l.BinDir(), "err", err)
+		}
+	}
+	return lock, nil
+}
+
 // BinDir is where the response executables live.
 func (l Layout) BinDir() string { return filepath.Join(l.Dir, execd.BinDir) }
 
@@ -137,12 +159,7 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	l := Layout{Dir: opts.Dir}
-	for _, d := range []string{l.Dir, l.BinDir(), filepath.Dir(l.ARLog()), l.StateDir()} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return nil, fmt.Errorf("data directory: %w", err)
-		}
-	}
-	lock, err := lockDir(l.Dir)
+	lock, err := l.open(log)
 	if err != nil {
 		return nil, err
 	}
@@ -152,14 +169,6 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 			lock.Close()
 		}
 	}()
-	if exe, err := os.Executable(); err == nil {
-		// The bin directory gets a link per built-in action, pointing at
-		// this binary, so they exist there under their Wazuh names. The
-		// operator's own files of the same names are left alone and win.
-		if err := action.Install(l.BinDir(), exe); err != nil {
-			log.Warn("cannot install the built-in actions in the bin directory", "dir", l.BinDir(), "err", err)
-		}
-	}
 	engine, err := respond.New(cfg, nil)
 	if err != nil {
 		return nil, err
@@ -186,17 +195,7 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 		al.Close()
 		return nil, err
 	}
-	x, err := execd.Open(execd.Options{
-		Dir:              l.Dir,
-		StatePath:        filepath.Join(l.StateDir(), "execd.db"),
-		NodeName:         cfg.NodeName,
-		HandshakeTimeout: cfg.Riposte.HandshakeTimeout,
-		RunTimeout:       cfg.Riposte.RunTimeout,
-		Logger:           log,
-		ARLog:            al,
-		OnResult:         in.onResult,
-		Actions:          actionOptions(cfg.Riposte.Actions),
-	})
+	x, err := execd.Open(execdOptions(cfg, l, log, al, in.onResult))
 	if err != nil {
 		in.closeFleet()
 		al.Close()
@@ -472,6 +471,21 @@ func (in *Instance) Stats() api.Stats {
 }
 
 var _ api.Backend = (*Instance)(nil)
+
+// execdOptions are the options of this host's execd.
+func execdOptions(cfg *config.Config, l Layout, log *slog.Logger, al *arlog.Logger, onResult func(execd.Result)) execd.Options {
+	return execd.Options{
+		Dir:              l.Dir,
+		StatePath:        filepath.Join(l.StateDir(), "execd.db"),
+		NodeName:         cfg.NodeName,
+		HandshakeTimeout: cfg.Riposte.HandshakeTimeout,
+		RunTimeout:       cfg.Riposte.RunTimeout,
+		Logger:           log,
+		ARLog:            al,
+		OnResult:         onResult,
+		Actions:          actionOptions(cfg.Riposte.Actions),
+	}
+}
 
 // actionOptions maps the configuration's action settings.
 func actionOptions(s config.ActionSettings) action.Options {

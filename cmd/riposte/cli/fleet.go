@@ -14,10 +14,7 @@ import (
 
 func newManagerCmd(s *streams) *cobra.Command {
 	var (
-		files                   []string
-		dataDir                 string
-		dryRun                  bool
-		logFormat, logLevel     string
+		f                       instanceFlags
 		agentPort, enrollPort   int
 		natsURL, natsCreds, cas string
 	)
@@ -30,11 +27,7 @@ func newManagerCmd(s *streams) *cobra.Command {
 			"manager uses an existing NATS cluster instead of its embedded server.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := newLogger(s.err, logFormat, logLevel)
-			if err != nil {
-				return err
-			}
-			cfg, err := loadConfig(s, files)
+			log, cfg, err := f.setup(s)
 			if err != nil {
 				return err
 			}
@@ -48,32 +41,21 @@ func newManagerCmd(s *streams) *cobra.Command {
 			if natsURL != "" {
 				fc.NATSURL, fc.NATSCreds, fc.NATSCA = natsURL, natsCreds, cas
 			}
-			if dataDir == "" {
-				dataDir = defaultDataDir()
-			}
-			if isNotRoot() && !dryRun && !cfg.Riposte.DryRun {
-				log.Warn("not running as root: the manager cannot enforce blocks on this host and runs in dry-run mode")
-				dryRun = true
-			}
-			in, err := instance.New(cfg, instance.Options{Dir: dataDir, Logger: log, DryRun: dryRun, Manager: true})
+			in, err := instance.New(cfg, instance.Options{Dir: f.dataDir, Logger: log, DryRun: f.dryRun, Manager: true})
 			if err != nil {
 				return err
 			}
-			log.Info("starting manager", "version", Version, "data_dir", dataDir, "config", files)
+			log.Info("starting manager", "version", Version, "data_dir", f.dataDir, "config", f.files)
 			return in.Run(cmd.Context())
 		},
 	}
-	f := c.Flags()
-	f.StringArrayVarP(&files, "config", "c", nil, "configuration file (repeatable); default: the built-in configuration")
-	f.StringVarP(&dataDir, "data-dir", "d", "", "data directory (default /var/lib/riposte as root)")
-	f.BoolVar(&dryRun, "dry-run", false, "decide and log, but run nothing")
-	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	f.IntVar(&agentPort, "agent-port", config.DefaultAgentPort, "port agents connect to (overrides the configuration)")
-	f.IntVar(&enrollPort, "enrollment-port", config.DefaultEnrollmentPort, "enrollment port (overrides the configuration)")
-	f.StringVar(&natsURL, "nats", "", "use this NATS cluster (comma-separated URLs) instead of the embedded server")
-	f.StringVar(&natsCreds, "nats-creds", "", "credentials file for --nats")
-	f.StringVar(&cas, "nats-ca", "", "CA file of the --nats cluster's certificates")
+	f.add(c)
+	fl := c.Flags()
+	fl.IntVar(&agentPort, "agent-port", config.DefaultAgentPort, "port agents connect to (overrides the configuration)")
+	fl.IntVar(&enrollPort, "enrollment-port", config.DefaultEnrollmentPort, "enrollment port (overrides the configuration)")
+	fl.StringVar(&natsURL, "nats", "", "use this NATS cluster (comma-separated URLs) instead of the embedded server")
+	fl.StringVar(&natsCreds, "nats-creds", "", "credentials file for --nats")
+	fl.StringVar(&cas, "nats-ca", "", "CA file of the --nats cluster's certificates")
 	return c
 }
 
