@@ -327,11 +327,39 @@ func (in *Instance) audit(r audit.Record) {
 	}
 	in.trail.Add(r)
 	if in.js != nil {
-		if b, err := json.Marshal(r); err == nil {
-			_, _ = in.js.PublishAsync(in.subjects.Audit(r.Kind), b)
+		select {
+		case in.auditq <- r:
+		default:
+			in.publishAudit(r) // the writer is far behind
 		}
 	}
 	in.notify()
+}
+
+// auditWriter publishes the audit records to the durable stream, away from
+// the path of decisions, until ctx ends.
+func (in *Instance) auditWriter(ctx context.Context) error {
+	for {
+		select {
+		case r := <-in.auditq:
+			in.publishAudit(r)
+		case <-ctx.Done():
+			for {
+				select {
+				case r := <-in.auditq:
+					in.publishAudit(r)
+				default:
+					return nil
+				}
+			}
+		}
+	}
+}
+
+func (in *Instance) publishAudit(r audit.Record) {
+	if b, err := json.Marshal(r); err == nil {
+		_, _ = in.js.PublishAsync(in.subjects.Audit(r.Kind), b)
+	}
 }
 
 // onRecord takes the manager's records into the trail.

@@ -136,6 +136,7 @@ type Instance struct {
 	allowKV jetstream.KeyValue
 	chg     changes
 	chgSeq  atomic.Uint64 // counts changes, for cached views
+	auditq  chan audit.Record
 
 	snapMu  sync.Mutex
 	snap    []manager.Active // sorted active responses, see activeSnapshot
@@ -180,7 +181,7 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Instance{cfg: cfg, layout: l, log: log, engine: engine, arlog: al, onResultHook: opts.OnResult, lock: lock, trail: audit.New(100000)}
+	in := &Instance{cfg: cfg, layout: l, log: log, engine: engine, arlog: al, onResultHook: opts.OnResult, lock: lock, trail: audit.New(100000), auditq: make(chan audit.Record, 1<<16)}
 	in.metrics = in.newMetrics()
 	if len(cfg.LocalFiles) > 0 || opts.Manager {
 		if in.analysis, err = in.loadRuleset(); err != nil {
@@ -278,6 +279,7 @@ func (in *Instance) Run(ctx context.Context) error {
 			"token_file", in.layout.TokenFile(), "ca_pin", in.ca.Pin(), "ca_file", filepath.Join(in.layout.PKIDir(), "ca.pem"))
 	}
 	in.loadTrail(ctx)
+	goRun("audit", in.auditWriter)
 	if in.apiListener != nil {
 		goRun("api", in.serveAPI)
 	}

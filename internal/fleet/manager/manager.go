@@ -164,6 +164,7 @@ type Manager struct {
 	maxID     int                             // highest agent id known
 
 	watchers []jetstream.KeyWatcher
+	writes   chan func() // writes queued by behind
 	wg       sync.WaitGroup
 	closed   chan struct{}
 	once     sync.Once
@@ -223,6 +224,7 @@ func New(ctx context.Context, o Options) (*Manager, error) {
 		offenders: make(map[string]Offender),
 		closed:    make(chan struct{}),
 		kick:      make(chan struct{}, 1),
+		writes:    make(chan func(), 1<<16),
 		ready:     make(chan struct{}),
 	}
 	js, err := jetstream.New(o.Conn,
@@ -258,6 +260,8 @@ func New(ctx context.Context, o Options) (*Manager, error) {
 		m.Close()
 		return nil, err
 	}
+	m.wg.Add(1)
+	go m.writer()
 	return m, nil
 }
 

@@ -48,6 +48,38 @@ func (m *Manager) purgeAsync(bucket, key string) (jetstream.PubAckFuture, error)
 
 // fireAndForget notes the error of an asynchronous write that nobody waits
 // for (its acknowledgement error goes to the error handler of New).
+// behind runs a write on the manager's writer goroutine, so that the
+// caller (a dispatch in an attack from thousands of addresses) does not
+// wait for the connection; when the writer is far behind, it runs here.
+func (m *Manager) behind(write func()) {
+	select {
+	case m.writes <- write:
+	default:
+		write()
+	}
+}
+
+// writer runs the writes queued by behind until the manager closes, then
+// the ones still queued.
+func (m *Manager) writer() {
+	defer m.wg.Done()
+	for {
+		select {
+		case w := <-m.writes:
+			w()
+		case <-m.closed:
+			for {
+				select {
+				case w := <-m.writes:
+					w()
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
 func (m *Manager) fireAndForget(_ jetstream.PubAckFuture, err error) {
 	if err != nil {
 		m.storeErrors.Add(1)
