@@ -49,6 +49,41 @@ func statusRank(s string) int {
 	return 2
 }
 
+// maxFinished bounds the finished commands a manager keeps in memory for
+// Commands; older ones stay listed in the bucket until their retention
+// ends. Pending and accepted ones are always kept.
+const maxFinished = 50000
+
+// forgetFinished drops from memory the oldest finished commands beyond
+// max, so that a flood of commands does not hold memory for the whole
+// retention.
+func (m *Manager) forgetFinished(max int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	type ref struct {
+		agent, id string
+		at        time.Time
+	}
+	var done []ref
+	for agent, cmds := range m.cmds {
+		for id, e := range cmds {
+			if statusRank(e.rec.Status) == 2 {
+				done = append(done, ref{agent, id, e.rec.Finished})
+			}
+		}
+	}
+	if len(done) <= max {
+		return
+	}
+	slices.SortFunc(done, func(a, b ref) int { return a.at.Compare(b.at) })
+	for _, r := range done[:len(done)-max] {
+		delete(m.cmds[r.agent], r.id)
+		if len(m.cmds[r.agent]) == 0 {
+			delete(m.cmds, r.agent)
+		}
+	}
+}
+
 // CommandRecord is a command and what became of it, as stored in
 // fleet.BucketCommands under "<agent>.<command id>".
 type CommandRecord struct {

@@ -449,6 +449,7 @@ func (m *Manager) maintain(ctx context.Context) {
 	m.expire(ctx)
 	m.detectOffline()
 	m.sweepActive()
+	m.forgetFinished(maxFinished)
 }
 
 // record publishes r on its audit subject and passes it to OnRecord.

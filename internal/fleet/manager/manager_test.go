@@ -818,3 +818,30 @@ func TestAckAndRunOutcomes(t *testing.T) {
 		})
 	}
 }
+
+func TestForgetFinished(t *testing.T) {
+	m := &Manager{cmds: map[string]map[string]*cmdEntry{}}
+	base := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	add := func(agent, id, status string, finished time.Time) {
+		if m.cmds[agent] == nil {
+			m.cmds[agent] = map[string]*cmdEntry{}
+		}
+		m.cmds[agent][id] = &cmdEntry{rec: CommandRecord{Command: fleet.Command{ID: id, Agent: agent}, Status: status, Finished: finished}}
+	}
+	add("001", "old", CmdDone, base)
+	add("001", "pending", CmdPending, time.Time{})
+	add("002", "mid", CmdExpired, base.Add(time.Minute))
+	add("002", "new", CmdFailed, base.Add(2*time.Minute))
+	add("003", "accepted", CmdAccepted, time.Time{})
+	m.forgetFinished(2)
+	var left []string
+	for _, cmds := range m.cmds {
+		for id := range cmds {
+			left = append(left, id)
+		}
+	}
+	slices.Sort(left)
+	if fmt.Sprint(left) != "[accepted mid new pending]" {
+		t.Errorf("kept %v, want the pending, the accepted and the two newest finished", left)
+	}
+}
