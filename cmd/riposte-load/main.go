@@ -102,6 +102,7 @@ func putCmd(stdout, stderr io.Writer) *cobra.Command {
 		fromAPI bool
 		command string
 		putRate float64
+		bench   bool
 	)
 	c := &cobra.Command{
 		Use:   "put",
@@ -132,7 +133,7 @@ func putCmd(stdout, stderr io.Writer) *cobra.Command {
 				}
 			}
 			fmt.Fprintf(stderr, "PUT /active-response %s to %d agents: %d requests from %d clients\n", command, len(ids), f.requests, f.clients)
-			r, err := loadgen.Put(cmd.Context(), cl, loadgen.PutOptions{Agents: ids, Command: command, Clients: f.clients, Requests: f.requests, Rate: putRate})
+			r, err := loadgen.Put(cmd.Context(), cl, loadgen.PutOptions{Agents: ids, Command: command, Clients: f.clients, Requests: f.requests, Rate: putRate, Benchmark: bench})
 			if err != nil {
 				return err
 			}
@@ -144,6 +145,7 @@ func putCmd(stdout, stderr io.Writer) *cobra.Command {
 	c.Flags().BoolVar(&fromAPI, "agents-from-api", false, "target every active agent GET /agents lists, but 000")
 	c.Flags().StringVar(&command, "command", "firewall-drop0", "ar.conf name (or !script) to send")
 	c.Flags().Float64Var(&putRate, "rate", 0, "requests per second over all clients (0: each as soon as a client is free)")
+	c.Flags().BoolVar(&bench, "benchmark-addresses", false, "take source addresses from 198.18.0.0/15 (131,072) instead of TEST-NET (762)")
 	return c
 }
 

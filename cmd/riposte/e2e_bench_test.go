@@ -282,7 +282,7 @@ func TestMeasureAPILoad(t *testing.T) {
 	// Many active responses (stateful blocks of random TEST-NET addresses,
 	// each agent reporting its run), then pages of the list.
 	per := max(100000/n, 20)
-	t.Logf("stateful blocks: %s", runLoad("put", "--agents-from-api", "--clients", "50", "--requests", fmt.Sprint(per), "--command", "firewall-drop600"))
+	t.Logf("stateful blocks: %s", runLoad("put", "--agents-from-api", "--clients", "50", "--requests", fmt.Sprint(per), "--command", "firewall-drop600", "--benchmark-addresses"))
 	var page struct {
 		Total int `json:"total"`
 	}

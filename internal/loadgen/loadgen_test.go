@@ -561,3 +561,24 @@ func TestRunStopsWithContext(t *testing.T) {
 		t.Errorf("workers %v, want 0..3", got)
 	}
 }
+
+func TestAddressSpaces(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	bench := netip.MustParsePrefix("198.18.0.0/15")
+	testNets := []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("203.0.113.0/24")}
+	seen := map[netip.Addr]bool{}
+	for range 5000 {
+		a := benchmarkAddr(rng)
+		if !bench.Contains(a) || a.As4()[3] == 0 || a.As4()[3] == 255 {
+			t.Fatalf("benchmark address %s outside 198.18.0.0/15 or not a host", a)
+		}
+		seen[a] = true
+		tn := testNetAddr(rng)
+		if !slices.ContainsFunc(testNets, func(p netip.Prefix) bool { return p.Contains(tn) }) {
+			t.Fatalf("TEST-NET address %s outside the three blocks", tn)
+		}
+	}
+	if len(seen) < 4900 {
+		t.Errorf("5000 benchmark addresses hold only %d distinct ones", len(seen))
+	}
+}

@@ -26,6 +26,10 @@ type PutOptions struct {
 	Clients int
 	// Requests is how many requests are sent (required).
 	Requests int
+	// Benchmark takes the addresses from 198.18.0.0/15, the range set
+	// aside for benchmarks (RFC 2544; 131,072 addresses), rather than the
+	// three TEST-NET blocks (762 addresses): for many distinct blocks.
+	Benchmark bool
 	// Rate paces the requests, in requests per second over all clients;
 	// zero sends each as soon as a client is free (a closed loop, which
 	// measures the saturation point rather than the latency at a load).
@@ -94,7 +98,11 @@ func Put(ctx context.Context, c *Client, o PutOptions) (*Report, error) {
 			}
 		}
 		body := putBody{Command: o.Command, Arguments: []string{}}
-		body.Alert.Data.SrcIP = testNetAddr(rng).String()
+		addr := testNetAddr(rng)
+		if o.Benchmark {
+			addr = benchmarkAddr(rng)
+		}
+		body.Alert.Data.SrcIP = addr.String()
 		b, err := json.Marshal(body)
 		if err != nil {
 			return Sample{Err: err, Failed: true}
@@ -143,6 +151,11 @@ func putSample(s Sample, resp *Response) Sample {
 
 // testNetAddr returns a random host address of the documentation ranges
 // of RFC 5737 (TEST-NET-1, -2 and -3).
+// benchmarkAddr is a random host address of 198.18.0.0/15.
+func benchmarkAddr(rng *rand.Rand) netip.Addr {
+	return netip.AddrFrom4([4]byte{198, byte(18 + rng.IntN(2)), byte(rng.IntN(256)), byte(1 + rng.IntN(254))})
+}
+
 func testNetAddr(rng *rand.Rand) netip.Addr {
 	host := byte(1 + rng.IntN(254))
 	switch rng.IntN(3) {
