@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -30,6 +31,10 @@ type timerRecord struct {
 // store persists pending deletes and repeat counts in a bbolt file.
 type store struct {
 	db *bolt.DB
+
+	gmu        sync.Mutex    // guards queue and committing
+	queue      []*groupWrite // timer writes waiting for the next commit
+	committing bool          // a goroutine is running commits
 }
 
 func openStore(path string) (*store, error) {
@@ -52,8 +57,8 @@ func openStore(path string) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("execd state %s: %w", path, err)
 	}
-	// Concurrent writes (a burst of blocks) are coalesced into one
-	// transaction and one fsync; a lone write waits at most this long.
+	// The repeat-offender counts go through Batch: concurrent ones share a
+	// transaction; a lone one waits at most this long.
 	db.MaxBatchDelay = 2 * time.Millisecond
 	return &store{db: db}, nil
 }
@@ -65,15 +70,97 @@ func (s *store) putTimer(r *timerRecord) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.group(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketTimers).Put([]byte(r.Key), v)
 	})
 }
 
 func (s *store) deleteTimer(key string) error {
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.group(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketTimers).Delete([]byte(key))
 	})
+}
+
+// A timer write waits for its commit (the delete must survive a crash
+// before the block goes in), but not for company: the first write commits
+// at once, and the writes that arrive meanwhile share the next commit and
+// its fsync. Under a burst that is as few commits as bbolt's Batch makes;
+// alone it saves Batch's wait for others.
+
+// groupWrite is one write waiting for the next commit.
+type groupWrite struct {
+	fn   func(*bolt.Tx) error
+	err  error
+	done chan struct{}
+}
+
+// group runs fn in a commit shared with the writes queued at the time.
+func (s *store) group(fn func(*bolt.Tx) error) error {
+	w := &groupWrite{fn: fn, done: make(chan struct{})}
+	s.gmu.Lock()
+	s.queue = append(s.queue, w)
+	lead := !s.committing
+	s.committing = true
+	s.gmu.Unlock()
+	if lead {
+		s.lead(w)
+	}
+	<-w.done
+	return w.err
+}
+
+// lead runs commits until mine is in (until the queue is empty when mine
+// is nil), then hands the lead to a new goroutine if writes are queued, so
+// that a caller does not wait for others' commits.
+func (s *store) lead(mine *groupWrite) {
+	for {
+		s.gmu.Lock()
+		batch := s.queue
+		s.queue = nil
+		if len(batch) == 0 {
+			s.committing = false
+			s.gmu.Unlock()
+			return
+		}
+		s.gmu.Unlock()
+		s.commit(batch)
+		if mine == nil {
+			continue
+		}
+		select {
+		case <-mine.done:
+			s.gmu.Lock()
+			more := len(s.queue) > 0
+			if !more {
+				s.committing = false
+			}
+			s.gmu.Unlock()
+			if more {
+				go s.lead(nil)
+			}
+			return
+		default:
+		}
+	}
+}
+
+// commit runs the writes of batch in one transaction; when it fails, each
+// write runs in one of its own, so that one bad write fails alone.
+func (s *store) commit(batch []*groupWrite) {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, w := range batch {
+			if err := w.fn(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, w := range batch {
+		if err != nil {
+			w.err = s.db.Update(w.fn)
+		}
+		close(w.done)
+	}
 }
 
 func (s *store) timers() ([]*timerRecord, error) {
