@@ -87,16 +87,12 @@ type Backend interface {
 	Rejected(n int)
 }
 
-// Handler returns the HTTP handler of the control socket for b. When b
-// also implements Fleet, the fleet endpoints are served too.
+// Handler returns the HTTP handler of the control socket's own endpoints
+// for b.
 func Handler(b Backend, log *slog.Logger) http.Handler {
 	s, mux := newMux(b, log)
 	s.b, s.source = b, "socket"
 	mux.HandleFunc("POST /v1/alerts", s.postAlerts)
-	if f, ok := b.(Fleet); ok {
-		s.fleet = f
-		s.fleetRoutes(mux)
-	}
 	return mux
 }
 
@@ -166,7 +162,6 @@ type server struct {
 	source string // for the metrics: socket or http
 	st     Status
 	b      Backend // nil on an agent
-	fleet  Fleet   // nil without a fleet
 	log    *slog.Logger
 }
 

@@ -273,10 +273,10 @@ func (in *Instance) onAgentEvents(a fleet.Agent, ev fleet.Events) {
 	}
 }
 
-// Agents lists the agents. It implements api.Fleet.
+// Agents lists the agents. For the API.
 func (in *Instance) Agents() []manager.AgentStatus { return in.mgr.Agents() }
 
-// RemoveAgent revokes an agent. It implements api.Fleet.
+// RemoveAgent revokes an agent. For the API.
 func (in *Instance) RemoveAgent(ctx context.Context, id string) error {
 	if id == fleet.ManagerID {
 		return fmt.Errorf("agent 000 is the manager itself: %w", api.ErrBadRequest)
@@ -291,10 +291,7 @@ func (in *Instance) RemoveAgent(ctx context.Context, id string) error {
 	return nil
 }
 
-// Active lists the active responses. It implements api.Fleet.
-func (in *Instance) Active(f manager.Filter) []manager.Active { return in.mgr.Active(f) }
-
-// Undo lifts active responses. It implements api.Fleet.
+// Undo lifts active responses. For the API.
 func (in *Instance) Undo(ctx context.Context, id string, ip netip.Addr) ([]manager.Active, error) {
 	done, err := in.mgr.Undo(ctx, id, ip)
 	if errors.Is(err, manager.ErrNotFound) {
@@ -303,7 +300,7 @@ func (in *Instance) Undo(ctx context.Context, id string, ip netip.Addr) ([]manag
 	return done, err
 }
 
-// Extend moves deadlines of active responses. It implements api.Fleet.
+// Extend moves deadlines of active responses. For the API.
 func (in *Instance) Extend(ctx context.Context, id string, ip netip.Addr, until time.Time) ([]manager.Active, error) {
 	done, err := in.mgr.Extend(ctx, id, ip, until)
 	if errors.Is(err, manager.ErrNotFound) {
@@ -312,7 +309,7 @@ func (in *Instance) Extend(ctx context.Context, id string, ip netip.Addr, until 
 	return done, err
 }
 
-// Commands lists commands. It implements api.Fleet.
+// Commands lists commands. For the API.
 func (in *Instance) Commands(agent string) []manager.CommandRecord { return in.mgr.Commands(agent) }
 
 // RunManual runs a response by hand, as agent_control -b does, but with
@@ -392,5 +389,3 @@ func (in *Instance) command(name string) *config.Command {
 	}
 	return nil
 }
-
-var _ api.Fleet = (*Instance)(nil)
