@@ -165,26 +165,14 @@ func (s *Server) postUndo(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req, true); err != nil {
 		return err
 	}
-	ip, err := selector(req.ID, req.IP)
-	if err != nil {
-		return err
-	}
-	done, err := s.b.Undo(changeCtx(r), req.ID, ip)
-	s.change(r, AuditRecord{IP: ipString(ip), Note: fmt.Sprintf("undo %s: %d lifted", req.ID+ipString(ip), len(done))}, err)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, r, http.StatusOK, listOf(done))
-	return nil
+	return s.onActive(w, r, req.ID, req.IP, "undo %s: %d lifted", func(ctx context.Context, ip netip.Addr) ([]manager.Active, error) {
+		return s.b.Undo(ctx, req.ID, ip)
+	})
 }
 
 func (s *Server) postExtend(w http.ResponseWriter, r *http.Request) error {
 	var req api.ExtendRequest
 	if err := decodeJSON(r, &req, true); err != nil {
-		return err
-	}
-	ip, err := selector(req.ID, req.IP)
-	if err != nil {
 		return err
 	}
 	now := time.Now()
@@ -199,14 +187,10 @@ func (s *Server) postExtend(w http.ResponseWriter, r *http.Request) error {
 	case !until.After(now):
 		return badRequest("until: %s is not in the future", until.Format(time.RFC3339))
 	}
-	done, err := s.b.Extend(changeCtx(r), req.ID, ip, until)
-	s.change(r, AuditRecord{IP: ipString(ip), Note: fmt.Sprintf("extend %s until %s: %d extended",
-		req.ID+ipString(ip), until.UTC().Format(time.RFC3339), len(done))}, err)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, r, http.StatusOK, listOf(done))
-	return nil
+	note := "extend %s until " + until.UTC().Format(time.RFC3339) + ": %d extended"
+	return s.onActive(w, r, req.ID, req.IP, note, func(ctx context.Context, ip netip.Addr) ([]manager.Active, error) {
+		return s.b.Extend(ctx, req.ID, ip, until)
+	})
 }
 
 // postPermanent makes active responses permanent: Backend.Extend with a
@@ -216,12 +200,22 @@ func (s *Server) postPermanent(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req, true); err != nil {
 		return err
 	}
-	ip, err := selector(req.ID, req.IP)
+	return s.onActive(w, r, req.ID, req.IP, "make permanent %s: %d made permanent", func(ctx context.Context, ip netip.Addr) ([]manager.Active, error) {
+		return s.b.Extend(ctx, req.ID, ip, time.Time{})
+	})
+}
+
+// onActive applies change to the active responses selected by id or ip,
+// records it in the audit trail (note formats the selection and how many
+// were changed) and answers those changed.
+func (s *Server) onActive(w http.ResponseWriter, r *http.Request, id, rawIP, note string,
+	change func(context.Context, netip.Addr) ([]manager.Active, error)) error {
+	ip, err := selector(id, rawIP)
 	if err != nil {
 		return err
 	}
-	done, err := s.b.Extend(changeCtx(r), req.ID, ip, time.Time{})
-	s.change(r, AuditRecord{IP: ipString(ip), Note: fmt.Sprintf("make permanent %s: %d made permanent", req.ID+ipString(ip), len(done))}, err)
+	done, err := change(changeCtx(r), ip)
+	s.change(r, AuditRecord{IP: ipString(ip), Note: fmt.Sprintf(note, id+ipString(ip), len(done))}, err)
 	if err != nil {
 		return err
 	}
