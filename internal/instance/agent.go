@@ -2,7 +2,6 @@ package instance
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -145,14 +144,20 @@ func (a *Agent) connect() (*nats.Conn, error) {
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.lock.Close()
 	defer a.arlog.Close()
+	var offsets collect.OffsetStore
+	if len(a.cfg.LocalFiles) > 0 {
+		fo, err := collect.OpenFileOffsets(filepath.Join(a.layout.StateDir(), "offsets.json"))
+		if err != nil {
+			return err
+		}
+		offsets = fo
+	}
 	sock := a.layout.Socket()
-	_ = os.Remove(sock)
-	ln, err := net.Listen("unix", sock)
+	ln, err := listenSocket(sock)
 	if err != nil {
-		return fmt.Errorf("control socket: %w", err)
+		return err
 	}
 	defer os.Remove(sock)
-	_ = os.Chmod(sock, 0o600)
 	nc, err := a.connect()
 	if err != nil {
 		ln.Close()
@@ -160,44 +165,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer nc.Close()
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, 4)
-	goRun := func(name string, f func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				errc <- fmt.Errorf("%s: %w", name, err)
-				cancel()
-			}
-		}()
-	}
-	execDone := make(chan error, 1)
-	go func() { execDone <- a.exec.Run(ctx) }()
-	goRun("fleet", func(ctx context.Context) error { return a.fa.Run(ctx, nc) })
-	goRun("control socket", func(ctx context.Context) error { return serve(ctx, ln, api.StatusHandler(a, a.log)) })
-	if len(a.cfg.LocalFiles) > 0 {
-		offsets, err := collect.OpenFileOffsets(filepath.Join(a.layout.StateDir(), "offsets.json"))
-		if err != nil {
-			cancel()
-		} else {
-			for _, lf := range a.cfg.LocalFiles {
-				goRun("collect "+lf.Location, func(ctx context.Context) error { return a.forward(ctx, lf, offsets) })
-			}
-		}
+	g := newRunGroup(ctx)
+	g.Go("execd", a.exec.Run)
+	g.Go("fleet", func(ctx context.Context) error { return a.fa.Run(ctx, nc) })
+	g.Go("control socket", func(ctx context.Context) error { return serve(ctx, ln, api.StatusHandler(a, a.log)) })
+	for _, lf := range a.cfg.LocalFiles {
+		g.Go("collect "+lf.Location, func(ctx context.Context) error { return a.forward(ctx, lf, offsets) })
 	}
 	a.log.Info("agent running", "id", a.id.AgentID, "name", a.id.Name, "manager", a.id.Manager, "data_dir", a.layout.Dir)
-	<-ctx.Done()
-	wg.Wait()
-	execErr := <-execDone
-	select {
-	case err := <-errc:
-		return err
-	default:
-	}
-	return execErr
+	return g.Wait()
 }
 
 // forward sends the lines of one <localfile> to the manager in batches. A

@@ -240,34 +240,19 @@ func (in *Instance) Run(ctx context.Context) error {
 		}
 	}
 	sock := in.layout.Socket()
-	_ = os.Remove(sock)
-	ln, err := net.Listen("unix", sock)
+	ln, err := listenSocket(sock)
 	if err != nil {
 		if tl != nil {
 			tl.Close()
 		}
-		return fmt.Errorf("control socket: %w", err)
+		return err
 	}
 	defer os.Remove(sock)
-	_ = os.Chmod(sock, 0o600)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, 8)
-	goRun := func(name string, f func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				errc <- fmt.Errorf("%s: %w", name, err)
-				cancel()
-			}
-		}()
-	}
-	execDone := make(chan error, 1)
-	go func() { execDone <- in.exec.Run(ctx) }()
-
+	g := newRunGroup(ctx)
+	ctx = g.ctx
+	goRun := g.Go
+	goRun("execd", in.exec.Run)
 	goRun("manager", in.mgr.Run)
 	if in.enroll != nil {
 		goRun("enrollment", in.enroll.ListenAndServe)
@@ -301,16 +286,7 @@ func (in *Instance) Run(ctx context.Context) error {
 	}
 	in.log.Info("riposte running", "data_dir", in.layout.Dir, "socket", sock,
 		"responses", len(in.cfg.Responses), "active_responses_log", in.layout.ARLog())
-
-	<-ctx.Done()
-	wg.Wait()
-	execErr := <-execDone
-	select {
-	case err := <-errc:
-		return err
-	default:
-	}
-	return execErr
+	return g.Wait()
 }
 
 func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
