@@ -64,6 +64,10 @@ type Identity struct {
 	NATSURLs []string `json:"nats_urls"`
 	// Prefix is the subject prefix; empty for the default.
 	Prefix string `json:"prefix,omitempty"`
+	// Groups and Labels are the ones the agent enrolled with; its
+	// heartbeats carry them.
+	Groups []string `json:"groups,omitempty"`
+	Labels []string `json:"labels,omitempty"`
 	// Paths of the files; relative ones are relative to the directory of
 	// enrollment.json.
 	CertFile string `json:"cert_file"`
@@ -182,6 +186,8 @@ func Enroll(ctx context.Context, o ClientOptions) (*Identity, error) {
 		Manager:  manager,
 		NATSURLs: ans.NATSURLs,
 		Prefix:   ans.Prefix,
+		Groups:   o.Groups,
+		Labels:   o.Labels,
 		CertFile: CertFile,
 		KeyFile:  KeyFile,
 		CAFile:   CAFile,

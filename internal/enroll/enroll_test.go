@@ -191,6 +191,9 @@ func TestEnrollAndConnect(t *testing.T) {
 	if fmt.Sprint(*loaded) != fmt.Sprint(*id) {
 		t.Errorf("LoadIdentity = %+v, want %+v", loaded, id)
 	}
+	if fmt.Sprint(loaded.Groups) != "[default web]" {
+		t.Errorf("the identity keeps groups %v, want those enrolled with", loaded.Groups)
+	}
 
 	// The identity connects to the broker and may publish its results.
 	mgr, err := f.b.Connect()

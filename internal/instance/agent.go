@@ -200,7 +200,8 @@ func (a *Agent) forward(ctx context.Context, lf config.LocalFile, offsets collec
 // info describes this host for heartbeats.
 func (a *Agent) info() fleet.Heartbeat {
 	host, _ := os.Hostname()
-	hb := fleet.Heartbeat{Name: a.id.Name, Version: a.opts.Version, OS: runtime.GOOS, Arch: runtime.GOARCH, Hostname: host}
+	hb := fleet.Heartbeat{Name: a.id.Name, Version: a.opts.Version, OS: runtime.GOOS, Arch: runtime.GOARCH, Hostname: host,
+		Groups: a.id.Groups, Labels: a.id.Labels}
 	if addrs, err := net.InterfaceAddrs(); err == nil {
 		for _, ad := range addrs {
 			if ipn, ok := ad.(*net.IPNet); ok && !ipn.IP.IsLoopback() && !ipn.IP.IsLinkLocalUnicast() {
