@@ -165,6 +165,26 @@ func (a *Alert) fill(d *doc) error {
 		a.AgentName = d.Agent.Name
 	}
 
+	if a.SrcIP, a.SrcIPField, err = d.srcIP(); err != nil {
+		return err
+	}
+	if d.Data != nil {
+		if a.DstUser, err = str("data.dstuser", d.Data.DstUser); err != nil {
+			return err
+		}
+	}
+	if a.DstUser == "" && d.User != nil {
+		if a.DstUser, err = str("user.name", d.User.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// srcIP is the source address a response acts on, as written: the first
+// of data.win.eventdata.ipAddress, data.srcip and source.ip that is
+// present, and the field it came from.
+func (d *doc) srcIP() (value, field string, err error) {
 	type cand struct {
 		field string
 		raw   json.RawMessage
@@ -182,24 +202,25 @@ func (a *Alert) fill(d *doc) error {
 	for _, c := range cands {
 		v, err := str(c.field, c.raw)
 		if err != nil {
-			return err
+			return "", "", err
 		}
 		if v != "" {
-			a.SrcIP, a.SrcIPField = v, c.field
-			break
+			return v, c.field, nil
 		}
 	}
-	if d.Data != nil {
-		if a.DstUser, err = str("data.dstuser", d.Data.DstUser); err != nil {
-			return err
-		}
+	return "", "", nil
+}
+
+// SourceIP reads the source address of a document that need not be a whole
+// alert (the alert part of a manual command, {"data":{"srcip":...}}), as
+// Parse reads it for Alert.SrcIP. It is empty when none is present.
+func SourceIP(b []byte) (string, error) {
+	var d doc
+	if err := json.Unmarshal(b, &d); err != nil {
+		return "", fmt.Errorf("invalid alert JSON: %w", err)
 	}
-	if a.DstUser == "" && d.User != nil {
-		if a.DstUser, err = str("user.name", d.User.Name); err != nil {
-			return err
-		}
-	}
-	return nil
+	v, _, err := d.srcIP()
+	return v, err
 }
 
 // GroupString is the rule's groups as Wazuh matches <rules_group> against

@@ -144,3 +144,19 @@ func TestParseBatchResync(t *testing.T) {
 		t.Fatalf("%d alerts, errs %v", len(as), errs)
 	}
 }
+
+func TestSourceIP(t *testing.T) {
+	for _, tc := range []struct{ doc, want string }{
+		{`{"data":{"srcip":"203.0.113.7"}}`, "203.0.113.7"},
+		{`{"data":{"win":{"eventdata":{"ipAddress":"198.51.100.1"}},"srcip":"203.0.113.7"}}`, "198.51.100.1"},
+		{`{"source":{"ip":"2001:db8::1"}}`, "2001:db8::1"},
+		{`{}`, ""},
+	} {
+		if got, err := SourceIP([]byte(tc.doc)); err != nil || got != tc.want {
+			t.Errorf("SourceIP(%s) = %q, %v; want %q", tc.doc, got, err, tc.want)
+		}
+	}
+	if _, err := SourceIP([]byte(`{"data":{"srcip":[1]}}`)); err == nil {
+		t.Error("a srcip that is not a string accepted")
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/riposte/riposte/internal/alert"
 	"github.com/riposte/riposte/internal/api"
 	"github.com/riposte/riposte/internal/audit"
 	"github.com/riposte/riposte/internal/fleet"
@@ -53,14 +54,10 @@ func (b apiBackend) Send(ctx context.Context, agents []string, c httpapi.ARComma
 	if len(alertDoc) == 0 {
 		alertDoc = json.RawMessage(`{}`)
 	}
+	// The address, for central repeat-offender counting.
 	var src netip.Addr
-	var probe struct {
-		Data struct {
-			SrcIP string `json:"srcip"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(alertDoc, &probe) == nil {
-		if a, err := netip.ParseAddr(probe.Data.SrcIP); err == nil {
+	if s, err := alert.SourceIP(alertDoc); err == nil {
+		if a, err := netip.ParseAddr(s); err == nil {
 			src = a.Unmap()
 		}
 	}

@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/riposte/riposte/internal/alert"
 	"github.com/riposte/riposte/internal/enroll"
 	"github.com/riposte/riposte/internal/fleet"
 	"github.com/riposte/riposte/internal/fleet/agent"
@@ -225,13 +225,8 @@ func (x *noopExecutor) Active() int { return 0 }
 // runKey is the key a run would have: the alert's source address
 // (IPv4-mapped IPv6 as IPv4), or the command id when it has none.
 func runKey(cmd fleet.Command) string {
-	var a struct {
-		Data struct {
-			SrcIP string `json:"srcip"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(cmd.Alert, &a) == nil {
-		if ip, err := netip.ParseAddr(a.Data.SrcIP); err == nil {
+	if s, err := alert.SourceIP(cmd.Alert); err == nil {
+		if ip, err := netip.ParseAddr(s); err == nil {
 			return ip.Unmap().String()
 		}
 	}
