@@ -351,8 +351,10 @@ func (in *Instance) RunManual(ctx context.Context, req api.ManualRun) (*api.Manu
 	if entry, hit := in.engine.Allowlist().Match(ip); hit && !req.Force {
 		return nil, fmt.Errorf("%s is on the white list (%s); use --force to run anyway: %w", ip, entry, api.ErrBadRequest)
 	}
-	if req.User != "" && (len(req.User) > 64 || strings.HasPrefix(req.User, "-") || strings.ContainsAny(req.User, " \t\n/;$`'\"\\")) {
-		return nil, fmt.Errorf("user %q is not an account name: %w", req.User, api.ErrBadRequest)
+	if req.User != "" {
+		if err := respond.CheckUser(req.User); err != nil {
+			return nil, fmt.Errorf("%w: %w", err, api.ErrBadRequest)
+		}
 	}
 	data := map[string]string{"srcip": ip.String()}
 	if req.User != "" {

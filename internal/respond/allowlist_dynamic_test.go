@@ -36,3 +36,14 @@ func TestAllowlistAddRemove(t *testing.T) {
 		t.Error("a second Remove succeeded")
 	}
 }
+
+func TestCheckUser(t *testing.T) {
+	for _, tc := range []struct {
+		user string
+		ok   bool
+	}{{"alice", true}, {"svc.backup@corp", true}, {"-froot", false}, {"a;rm -rf /", false}, {"$(id)", false}} {
+		if err := CheckUser(tc.user); (err == nil) != tc.ok {
+			t.Errorf("CheckUser(%q) = %v, want ok=%v", tc.user, err, tc.ok)
+		}
+	}
+}

@@ -119,6 +119,16 @@ func checkUser(v string) string {
 	return ""
 }
 
+// CheckUser applies to an account name given by hand the checks an
+// alert's dstuser gets (Wazuh's characters, no leading '-', a length
+// limit).
+func CheckUser(v string) error {
+	if msg := checkUser(v); msg != "" {
+		return fmt.Errorf("user %s", msg)
+	}
+	return nil
+}
+
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
