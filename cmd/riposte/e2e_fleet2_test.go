@@ -95,12 +95,19 @@ func TestFleetOfflineAgent(t *testing.T) {
 		t.Errorf("the expired stateful command ran on agent 002 (%d records)", n)
 	}
 
-	// Removing agent 001 cuts it off at once, and it stays out.
+	// Removing agent 001 cuts it off at once, and it stays out. (It was
+	// disconnected once already, by the manager's restart.)
+	disconnects := func() int { return strings.Count(a1.proc.stderr.String(), "disconnected from the manager") }
+	connects := func() int { return strings.Count(a1.proc.stderr.String(), "msg=connected") }
+	before := disconnects()
 	ctl(t, mdir, nil, "agent", "remove", "001")
 	waitAgentStatus(t, mdir, "001", "revoked")
-	waitFor(t, 10*time.Second, "agent 001 to log its connection refused", func() bool {
-		return strings.Contains(a1.proc.stderr.String(), "disconnected")
-	})
+	waitFor(t, 10*time.Second, "agent 001 to be cut off", func() bool { return disconnects() > before })
+	connected := connects()
+	time.Sleep(3 * time.Second) // it tries again every second, and is refused
+	if n := connects(); n != connected {
+		t.Errorf("the removed agent connected again (%d connections, %d when cut off)", n, connected)
+	}
 	resp := sendJSON(t, mdir, agentAlert("002", "100013", "203.0.113.14", "hank"))
 	if d := resp.Results[0].Decisions; len(d) != 1 || !strings.HasPrefix(d[0].Delivery["001"], "not ") {
 		t.Errorf("a command for the removed agent: %+v", d)
