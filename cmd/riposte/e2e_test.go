@@ -346,6 +346,9 @@ func (in *instance) stop() {
 	select {
 	case <-in.exited:
 	case <-time.After(5 * time.Second):
+		// A goroutine dump, taken now, shows what held it.
+		_ = in.cmd.Process.Signal(syscall.SIGQUIT)
+		<-in.exited
 		in.t.Fatal("riposte run did not exit within 5s of SIGTERM")
 	}
 	if code := in.cmd.ProcessState.ExitCode(); code != 0 {

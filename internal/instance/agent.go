@@ -165,7 +165,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer nc.Close()
 
-	g := newRunGroup(ctx)
+	g := newRunGroup(ctx, a.log)
 	g.Go("execd", a.exec.Run)
 	g.Go("fleet", func(ctx context.Context) error { return a.fa.Run(ctx, nc) })
 	g.Go("control socket", func(ctx context.Context) error { return serve(ctx, ln, api.StatusHandler(a, a.log)) })

@@ -218,6 +218,13 @@ func (in *Instance) Layout() Layout { return in.layout }
 // Run serves until ctx ends, then stops cleanly: pending deletes stay
 // pending and are re-armed by the next start.
 func (in *Instance) Run(ctx context.Context) error {
+	var stopAt atomic.Int64
+	context.AfterFunc(ctx, func() { stopAt.Store(time.Now().UnixNano()) })
+	defer func() {
+		if t := stopAt.Load(); t != 0 {
+			in.log.Info("stopped", "took", time.Since(time.Unix(0, t)).Round(time.Millisecond))
+		}
+	}()
 	defer in.lock.Close()
 	defer in.arlog.Close()
 	defer in.closeFleet()
@@ -249,7 +256,7 @@ func (in *Instance) Run(ctx context.Context) error {
 	}
 	defer os.Remove(sock)
 
-	g := newRunGroup(ctx)
+	g := newRunGroup(ctx, in.log)
 	ctx = g.ctx
 	goRun := g.Go
 	goRun("execd", in.exec.Run)

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"sync"
+	"time"
 )
 
 // runGroup runs the long-lived parts of a process (servers, followers,
@@ -14,21 +17,35 @@ import (
 type runGroup struct {
 	ctx    context.Context
 	cancel context.CancelFunc
+	log    *slog.Logger
 	wg     sync.WaitGroup
 	once   sync.Once
 	err    error
+
+	mu      sync.Mutex
+	running []string
 }
 
-func newRunGroup(ctx context.Context) *runGroup {
+func newRunGroup(ctx context.Context, log *slog.Logger) *runGroup {
 	ctx, cancel := context.WithCancel(ctx)
-	return &runGroup{ctx: ctx, cancel: cancel}
+	return &runGroup{ctx: ctx, cancel: cancel, log: log}
 }
 
 // Go runs f; its failure, the first of the group, stops the group.
 func (g *runGroup) Go(name string, f func(context.Context) error) {
 	g.wg.Add(1)
+	g.mu.Lock()
+	g.running = append(g.running, name)
+	g.mu.Unlock()
 	go func() {
 		defer g.wg.Done()
+		defer func() {
+			g.mu.Lock()
+			if i := slices.Index(g.running, name); i >= 0 {
+				g.running = slices.Delete(g.running, i, i+1)
+			}
+			g.mu.Unlock()
+		}()
 		if err := f(g.ctx); err != nil && !errors.Is(err, context.Canceled) {
 			g.once.Do(func() { g.err = fmt.Errorf("%s: %w", name, err) })
 			g.cancel()
@@ -37,11 +54,27 @@ func (g *runGroup) Go(name string, f func(context.Context) error) {
 }
 
 // Wait waits for the group's end and for every part, and returns the
-// first failure.
+// first failure. Parts slow to stop are named in the log each second.
 func (g *runGroup) Wait() error {
 	<-g.ctx.Done()
-	g.wg.Wait()
-	return g.err
+	done := make(chan struct{})
+	go func() {
+		g.wg.Wait()
+		close(done)
+	}()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return g.err
+		case <-t.C:
+			g.mu.Lock()
+			names := slices.Clone(g.running)
+			g.mu.Unlock()
+			g.log.Warn("waiting for parts to stop", "parts", names)
+		}
+	}
 }
 
 // listenSocket opens the control socket at path, replacing a stale one,

@@ -344,29 +344,19 @@ func tokenSafe(s string) string {
 func (m *Manager) Close() {
 	m.once.Do(func() {
 		close(m.closed)
-		// Stopping a watcher asks the server to drop its consumer, which
-		// waits out a request timeout when a node of a cluster died:
-		// stop them all at once, and wait a moment at most.
-		stopped := make(chan struct{})
-		go func() {
-			var wg sync.WaitGroup
-			for _, w := range m.watchers {
-				wg.Go(func() { _ = w.Stop() })
-			}
-			wg.Wait()
-			close(stopped)
-		}()
+		// Stopping a watcher asks the server to drop its consumer; when
+		// a node of a cluster died, that request waits out its timeout.
+		// The server drops the consumers of a closed connection anyway,
+		// so nobody waits for these.
+		for _, w := range m.watchers {
+			go func() { _ = w.Stop() }()
+		}
 		m.wg.Wait()
 		// Let pending asynchronous writes reach the server, for a
 		// moment: a write to a node that died is never acknowledged.
-		deadline := time.After(closeWait)
 		select {
 		case <-m.js.PublishAsyncComplete():
-		case <-deadline:
-		}
-		select {
-		case <-stopped:
-		case <-deadline:
+		case <-time.After(closeWait):
 		}
 	})
 }
