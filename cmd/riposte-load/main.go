@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -37,6 +38,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Short:         "Load a running Riposte manager: API requests and simulated agents",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+	}
+	var cpuProfile string
+	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process to the file")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		root.PersistentPostRun = func(*cobra.Command, []string) {
+			pprof.StopCPUProfile()
+			f.Close()
+		}
+		return nil
 	}
 	root.AddCommand(putCmd(stdout, stderr), pagesCmd(stdout, stderr), simCmd(stdout, stderr))
 	root.SetArgs(args)

@@ -12,10 +12,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/riposte/riposte/internal/action"
+	"github.com/riposte/riposte/internal/api"
 )
 
 // The measurements below run riposte run inside a network namespace and
@@ -73,6 +75,33 @@ func benchSetup(t *testing.T, rule string) (dir, ns string, f *os.File) {
 	return dir, ns, f
 }
 
+// profiler returns, when RIPOSTE_E2E_PROFILE names a file prefix, a
+// function that saves what path of the instance in dir answers, after a
+// wait, to prefix.name+suffix.
+func profiler(t *testing.T, dir, name string) func(after time.Duration, path, suffix string) {
+	out := os.Getenv("RIPOSTE_E2E_PROFILE")
+	if out == "" {
+		return nil
+	}
+	cl := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", filepath.Join(dir, "riposte.sock"))
+	}}}
+	return func(after time.Duration, path, suffix string) {
+		time.Sleep(after)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://riposte"+path, nil)
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Logf("profile: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		_ = os.WriteFile(out+"."+name+suffix, b, 0o644)
+	}
+}
+
 // TestMeasureLineToBlock: one failed-password line (rule 5760) per address;
 // the time from the line written to the address present in the kernel.
 func TestMeasureLineToBlock(t *testing.T) {
@@ -110,24 +139,13 @@ func TestMeasureAttack10k(t *testing.T) {
 func measureAttack(t *testing.T, interleaved bool) {
 	requireBench(t)
 	dir, ns, f := benchSetup(t, "5763")
-	if out := os.Getenv("RIPOSTE_E2E_PROFILE"); out != "" {
-		// A CPU profile of the instance during the attack.
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			cl := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return (&net.Dialer{}).DialContext(ctx, "unix", filepath.Join(dir, "riposte.sock"))
-			}}}
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://riposte/debug/pprof/profile?seconds=5", nil)
-			resp, err := cl.Do(req)
-			if err != nil {
-				t.Logf("profile: %v", err)
-				return
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			_ = os.WriteFile(fmt.Sprintf("%s.%v", out, interleaved), b, 0o644)
-		}()
+	if fetch := profiler(t, dir, fmt.Sprint(interleaved)); fetch != nil {
+		// A CPU profile of the instance during the attack, a dump of its
+		// goroutines two seconds in, a trace, and its metrics at the end.
+		go fetch(0, "/debug/pprof/profile?seconds=5", "")
+		go fetch(2*time.Second, "/debug/pprof/goroutine?debug=1", ".goroutines")
+		go fetch(500*time.Millisecond, "/debug/pprof/trace?seconds=3", ".trace")
+		t.Cleanup(func() { fetch(0, "/metrics", ".metrics") })
 	}
 	const n = 10000
 	ips := make([]string, n)
@@ -166,17 +184,22 @@ func measureAttack(t *testing.T, interleaved bool) {
 	sample = append(sample, ips[n-50:]...)
 	elems := "{ " + strings.Join(sample, ", ") + " }"
 	var blocked time.Duration
+	inSet := func() int {
+		out, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "set", "inet", "riposte", "riposte_addr4").Output()
+		return strings.Count(string(out), "100.")
+	}
 	for {
 		err := exec.Command("ip", "netns", "exec", ns, "nft", "get", "element", "inet", "riposte", "riposte_addr4", elems).Run()
 		if err == nil {
 			blocked = time.Since(last)
-			out, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "set", "inet", "riposte", "riposte_addr4").Output()
-			if got := strings.Count(string(out), "100."); got >= n {
+			if inSet() >= n {
 				break
 			}
 		}
 		if time.Since(last) > 60*time.Second {
-			t.Fatalf("not all of %d addresses blocked after 60 s", n)
+			var h health
+			_ = api.NewSocketClient(filepath.Join(dir, "riposte.sock")).Get(context.Background(), "/v1/health", &h)
+			t.Fatalf("%d of %d addresses blocked after 60 s; health %+v", inSet(), n, h)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -212,13 +235,27 @@ func TestMeasureAPILoad(t *testing.T) {
 
 	sim := exec.Command(load, "sim", "--manager", fmt.Sprintf("127.0.0.1:%d", ports[1]), "--token-file", filepath.Join(dir, "enrollment.token"),
 		"--ca", filepath.Join(dir, "pki", "ca.pem"), "--n", fmt.Sprint(n), "--dir", t.TempDir(), "--results", "--heartbeat", "10s")
+	if out := os.Getenv("RIPOSTE_E2E_PROFILE"); out != "" {
+		sim.Args = append(sim.Args, "--cpuprofile", out+".sim")
+	}
 	simOut := &lockedBuffer{}
 	sim.Stdout, sim.Stderr = simOut, simOut
 	start := time.Now()
 	if err := sim.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sim.Process.Kill(); sim.Wait() })
+	t.Cleanup(func() {
+		// SIGTERM first, so that a profile is written.
+		_ = sim.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { sim.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			sim.Process.Kill()
+			<-done
+		}
+	})
 	waitFor(t, 10*time.Minute, "the simulated agents", func() bool { return strings.Contains(simOut.String(), "agents connected") })
 	t.Logf("%d simulated agents enrolled and connected in %s", n, time.Since(start).Round(time.Millisecond))
 	rss := func() string {
@@ -283,6 +320,10 @@ func TestMeasureAPILoad(t *testing.T) {
 		n, sent.Round(time.Millisecond), res.Data.TotalAffectedItems, time.Since(t0).Round(time.Millisecond))
 
 	for _, rate := range []string{"20", "50"} {
+		if fetch := profiler(t, dir, "put"+rate); fetch != nil {
+			go fetch(time.Second, "/debug/pprof/profile?seconds=5", "")
+			go fetch(3*time.Second, "/debug/pprof/trace?seconds=2", ".trace")
+		}
 		t.Logf("PUT /active-response to every agent from 50 clients at %s requests/s: %s", rate,
 			runLoad("put", "--agents-from-api", "--clients", "50", "--requests", "500", "--rate", rate))
 	}

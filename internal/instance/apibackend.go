@@ -65,7 +65,7 @@ func (b apiBackend) Send(ctx context.Context, agents []string, c httpapi.ARComma
 	if cmd := b.command(c.Command); cmd != nil {
 		args = append(slices.Clone(cmd.ExtraArgs), extraArgs...)
 	}
-	delivery := b.mgr.Dispatch(ctx, manager.Dispatch{
+	delivery := b.mgr.Dispatch(manager.Dispatch{
 		DecisionID: "api-" + strconv.FormatInt(time.Now().UnixNano(), 36),
 		Name:       c.Command,
 		Executable: c.Executable,
@@ -206,7 +206,7 @@ func (b apiBackend) Allow(ctx context.Context, entry, comment string) ([]manager
 		if !activeIn(a, p) {
 			continue
 		}
-		done, err := b.mgr.Undo(ctx, a.ID, netip.Addr{})
+		done, err := b.mgr.Undo(a.ID, netip.Addr{})
 		if err != nil && !errors.Is(err, manager.ErrNotFound) {
 			return lifted, fmt.Errorf("lifting %s on agent %s: %w", a.ID, a.Agent, err)
 		}

@@ -243,9 +243,7 @@ func (in *Instance) dispatch(d *respond.Decision) map[string]string {
 	if r.RepeatedOffenders != nil {
 		ladder = r.RepeatedOffenders
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return in.mgr.Dispatch(ctx, manager.Dispatch{
+	return in.mgr.Dispatch(manager.Dispatch{
 		DecisionID: d.ID,
 		Name:       r.Command,
 		Executable: r.Cmd.Executable,
@@ -293,7 +291,7 @@ func (in *Instance) RemoveAgent(ctx context.Context, id string) error {
 
 // Undo lifts active responses. For the API.
 func (in *Instance) Undo(ctx context.Context, id string, ip netip.Addr) ([]manager.Active, error) {
-	done, err := in.mgr.Undo(ctx, id, ip)
+	done, err := in.mgr.Undo(id, ip)
 	if errors.Is(err, manager.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %w", api.ErrNotFound, err)
 	}
@@ -302,7 +300,7 @@ func (in *Instance) Undo(ctx context.Context, id string, ip netip.Addr) ([]manag
 
 // Extend moves deadlines of active responses. For the API.
 func (in *Instance) Extend(ctx context.Context, id string, ip netip.Addr, until time.Time) ([]manager.Active, error) {
-	done, err := in.mgr.Extend(ctx, id, ip, until)
+	done, err := in.mgr.Extend(id, ip, until)
 	if errors.Is(err, manager.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %w", api.ErrNotFound, err)
 	}
@@ -367,7 +365,7 @@ func (in *Instance) RunManual(ctx context.Context, req api.ManualRun) (*api.Manu
 			return nil, fmt.Errorf("%w: %w", err, api.ErrBadRequest)
 		}
 	}
-	delivery := in.mgr.Dispatch(ctx, manager.Dispatch{
+	delivery := in.mgr.Dispatch(manager.Dispatch{
 		DecisionID: "manual-" + strconv.FormatInt(time.Now().UnixNano(), 36),
 		Name:       cmd.Name,
 		Executable: cmd.Executable,

@@ -163,6 +163,9 @@ func (o *SimOptions) start(ctx context.Context, i int, id *enroll.Identity, log 
 		Name:      id.Name,
 		Subjects:  fleet.Subjects{Prefix: id.Prefix},
 		StatePath: filepath.Join(o.Dir, strconv.Itoa(i), "agent.db"),
+		// The simulated agents stand for machines of their own: their
+		// disks' flushes are not this machine's load.
+		NoSync:    true,
 		Exec:      x,
 		Heartbeat: o.Heartbeat,
 		Logger:    log,

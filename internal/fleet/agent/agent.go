@@ -48,6 +48,10 @@ type Options struct {
 	// (until their expiry plus an hour) and the outbox of acknowledgements
 	// and results not yet published (required).
 	StatePath string
+	// NoSync skips flushing the state to disk at each write, so that a
+	// crash of the machine may lose it. Only for simulators that stand in
+	// for many agents on one machine.
+	NoSync bool
 	// Exec carries out the commands (required).
 	Exec Executor
 	// Heartbeat is the interval between heartbeats. Default 10s.
@@ -134,7 +138,7 @@ func New(o Options) (*Agent, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st, err := openStore(o.StatePath)
+	st, err := openStore(o.StatePath, o.NoSync)
 	if err != nil {
 		return nil, fmt.Errorf("fleet agent: %w", err)
 	}
@@ -378,10 +382,14 @@ func (a *Agent) handle(data []byte) {
 	} else {
 		ack.Outcome = fleet.AckAccepted
 		a.log.Debug("command accepted", "command", c.ID, "kind", c.Kind, "name", c.Name, "timeout", c.Timeout.D())
-		a.pending = append(a.pending, op{seen: c.ID, expires: c.Expires, result: a.encode(ack)})
+		o := op{seen: c.ID, expires: c.Expires, result: a.encode(ack)}
+		if c.Kind == fleet.KindRun {
+			o.acceptedRun = c.ID
+		}
+		a.pending = append(a.pending, o)
 	}
 	for _, r := range a.deferred {
-		a.pending = append(a.pending, op{result: a.encode(r)})
+		a.pending = append(a.pending, a.resultOp(r))
 	}
 	a.deferred = nil
 	poke(a.wakeWriter)
@@ -452,9 +460,18 @@ func (a *Agent) Report(r fleet.Result) {
 	case a.executing:
 		a.deferred = append(a.deferred, r)
 	default:
-		a.pending = append(a.pending, op{result: a.encode(r)})
+		a.pending = append(a.pending, a.resultOp(r))
 		poke(a.wakeWriter)
 	}
+}
+
+// resultOp is the outbox write of a run's result.
+func (a *Agent) resultOp(r fleet.Result) op {
+	o := op{result: a.encode(r)}
+	if r.Kind == fleet.Run && r.Verb == "add" {
+		o.ranRun = r.CommandID
+	}
+	return o
 }
 
 func (a *Agent) enqueue(o op) {
@@ -522,6 +539,7 @@ func (a *Agent) writer(stop <-chan struct{}) {
 		a.pending = nil
 		a.mu.Unlock()
 		if len(ops) > 0 {
+			coalesce(ops)
 			if err := a.st.apply(ops); err != nil {
 				a.log.Error("cannot write the agent state; retrying", "err", err, "ops", len(ops))
 				a.mu.Lock()

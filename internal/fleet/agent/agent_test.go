@@ -397,22 +397,67 @@ func TestStatefulTimeoutReduced(t *testing.T) {
 	}
 }
 
-// TestAckBeforeResult: a result the executor reports while it is being
-// handed the command follows the command's acknowledgement.
-func TestAckBeforeResult(t *testing.T) {
+// TestResultStandsForAck: a result the executor reports while it is being
+// handed the command is written with the command's acceptance, which it
+// replaces; a command whose result comes later is acknowledged first.
+func TestResultStandsForAck(t *testing.T) {
 	srv := runServer(t, -1, t.TempDir())
 	m := newManager(t, srv.ClientURL())
 	ex := newFakeExec()
 	var a *Agent
 	ex.during = func(c fleet.Command) {
-		a.Report(fleet.Result{Kind: fleet.Run, CommandID: c.ID, Outcome: "ok", Verb: "add"})
+		if c.ID == "c1" {
+			a.Report(fleet.Result{Kind: fleet.Run, CommandID: c.ID, Outcome: "ok", Verb: "add"})
+		}
 	}
 	a, _ = startAgent(t, srv.ClientURL(), Options{Exec: ex}, m)
 
 	m.send(command("c1"))
-	wantAck(t, m.next(), "c1", fleet.AckAccepted)
 	if r := m.next(); r.Kind != fleet.Run || r.CommandID != "c1" || r.Outcome != "ok" || r.Time.IsZero() {
-		t.Fatalf("after the ack: %+v", r)
+		t.Fatalf("first message = %+v, want the result of c1 alone", r)
+	}
+	m.send(command("c2"))
+	wantAck(t, m.next(), "c2", fleet.AckAccepted)
+	a.Report(fleet.Result{Kind: fleet.Run, CommandID: "c2", Outcome: "ok", Verb: "add"})
+	if r := m.next(); r.Kind != fleet.Run || r.CommandID != "c2" {
+		t.Fatalf("after the ack of c2: %+v, want its result", r)
+	}
+}
+
+func TestCoalesce(t *testing.T) {
+	ack := func(id string) op { return op{seen: id, result: []byte("ack " + id), acceptedRun: id} }
+	run := func(id string) op { return op{result: []byte("run " + id), ranRun: id} }
+	results := func(ops []op) (out []string) {
+		for _, o := range ops {
+			if o.result != nil {
+				out = append(out, string(o.result))
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		ops  []op
+		want []string
+	}{
+		{"ack and result together", []op{ack("a"), run("a")}, []string{"run a"}},
+		{"ack alone", []op{ack("a"), run("b")}, []string{"ack a", "run b"}},
+		{"a refusal is no acceptance", []op{{seen: "", result: []byte("refused a")}, run("a")}, []string{"refused a", "run a"}},
+		{"several", []op{ack("a"), ack("b"), run("b"), run("a"), ack("c")}, []string{"run b", "run a", "ack c"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ops := slices.Clone(tc.ops)
+			coalesce(ops)
+			if got := results(ops); !slices.Equal(got, tc.want) {
+				t.Errorf("results = %q, want %q", got, tc.want)
+			}
+			for i, o := range ops {
+				if o.seen != tc.ops[i].seen {
+					t.Errorf("op %d lost its seen id", i)
+				}
+			}
+		})
 	}
 }
 
@@ -758,7 +803,7 @@ func TestSeenPruned(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	st, err := openStore(state)
+	st, err := openStore(state, false)
 	if err != nil {
 		t.Fatal(err)
 	}

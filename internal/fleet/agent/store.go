@@ -32,7 +32,7 @@ type store struct {
 	epoch string
 }
 
-func openStore(path string) (*store, error) {
+func openStore(path string, noSync bool) (*store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("agent state: %w", err)
 	}
@@ -40,6 +40,7 @@ func openStore(path string) (*store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent state %s: %w", path, err)
 	}
+	db.NoSync = noSync
 	var epoch string
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketSeen, bucketOutbox, bucketMeta} {
@@ -95,6 +96,30 @@ type op struct {
 	forget []string
 	// result, when set, is appended to the outbox.
 	result []byte
+	// acceptedRun names the run command that result accepts; ranRun the
+	// run command whose result it is (see coalesce).
+	acceptedRun, ranRun string
+}
+
+// coalesce drops from ops the acceptances of run commands whose results
+// are in ops too, keeping their other writes: a result tells the manager
+// all an acceptance does, and under load the two are often written
+// together, so the manager has half the messages to store and process.
+func coalesce(ops []op) {
+	var ran map[string]bool
+	for _, o := range ops {
+		if o.ranRun != "" {
+			if ran == nil {
+				ran = make(map[string]bool)
+			}
+			ran[o.ranRun] = true
+		}
+	}
+	for i := range ops {
+		if ops[i].acceptedRun != "" && ran[ops[i].acceptedRun] {
+			ops[i].result, ops[i].acceptedRun = nil, ""
+		}
+	}
 }
 
 // apply writes ops in one transaction, in order.

@@ -1,7 +1,6 @@
 package manager
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -240,20 +239,20 @@ func (m *Manager) matching(id string, ip netip.Addr) ([]Active, error) {
 // Undo sends undo commands wherever matching responses are active: the
 // one with Active.ID id, or (id empty) every one for ip. The responses end
 // when their agents report the delete.
-func (m *Manager) Undo(ctx context.Context, id string, ip netip.Addr) ([]Active, error) {
-	return m.control(ctx, "undo", id, ip, func(c *fleet.Command) { c.Kind = fleet.KindUndo })
+func (m *Manager) Undo(id string, ip netip.Addr) ([]Active, error) {
+	return m.control("undo", id, ip, func(c *fleet.Command) { c.Kind = fleet.KindUndo })
 }
 
 // Extend sends extend commands moving the end of matching responses (as
 // for Undo) to until.
-func (m *Manager) Extend(ctx context.Context, id string, ip netip.Addr, until time.Time) ([]Active, error) {
+func (m *Manager) Extend(id string, ip netip.Addr, until time.Time) ([]Active, error) {
 	if !until.After(m.o.Now()) {
 		return nil, fmt.Errorf("extend: %s is not in the future", until.Format(time.RFC3339))
 	}
-	return m.control(ctx, "extend", id, ip, func(c *fleet.Command) { c.Kind, c.Until = fleet.KindExtend, until.UTC() })
+	return m.control("extend", id, ip, func(c *fleet.Command) { c.Kind, c.Until = fleet.KindExtend, until.UTC() })
 }
 
-func (m *Manager) control(ctx context.Context, verb, id string, ip netip.Addr, set func(*fleet.Command)) ([]Active, error) {
+func (m *Manager) control(verb, id string, ip netip.Addr, set func(*fleet.Command)) ([]Active, error) {
 	acts, err := m.matching(id, ip)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", verb, err)
@@ -269,7 +268,7 @@ func (m *Manager) control(ctx context.Context, verb, id string, ip netip.Addr, s
 		set(&cmds[i])
 		srcs[i] = a.SrcIP
 	}
-	out := m.issue(ctx, cmds, srcs)
+	out := m.issue(cmds, srcs)
 	var failed []string
 	for agent, s := range out {
 		if strings.HasPrefix(s, NotDeliverable) || strings.HasPrefix(s, "failed") {

@@ -54,9 +54,10 @@ func statusRank(s string) int {
 // ends. Pending and accepted ones are always kept.
 const maxFinished = 50000
 
-// forgetFinished drops from memory the oldest finished commands beyond
-// max, so that a flood of commands does not hold memory for the whole
-// retention.
+// forgetFinished drops from memory the oldest finished commands when there
+// are more than max, down to three quarters of max, so that a flood of
+// commands does not hold memory for the whole retention, and the sort is
+// not done again at each of the next commands.
 func (m *Manager) forgetFinished(max int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -76,7 +77,7 @@ func (m *Manager) forgetFinished(max int) {
 		return
 	}
 	slices.SortFunc(done, func(a, b ref) int { return a.at.Compare(b.at) })
-	for _, r := range done[:len(done)-max] {
+	for _, r := range done[:len(done)-max*3/4] {
 		delete(m.cmds[r.agent], r.id)
 		if len(m.cmds[r.agent]) == 0 {
 			delete(m.cmds, r.agent)
@@ -110,9 +111,6 @@ type CommandRecord struct {
 type cmdEntry struct {
 	rec CommandRecord
 	rev uint64
-	// stored is false while the first write is in flight: the command is
-	// neither sent nor expired before it is durable.
-	stored bool
 }
 
 func cmdKey(agent, id string) string { return agent + "." + id }
@@ -144,7 +142,7 @@ type Dispatch struct {
 // Dispatch stores one command per target and sends it, returning per agent
 // id Sent, Queued, or a NotDeliverable reason. A disconnected agent gets
 // its command when it comes back, if it is still valid then.
-func (m *Manager) Dispatch(ctx context.Context, d Dispatch) map[string]string {
+func (m *Manager) Dispatch(d Dispatch) map[string]string {
 	now := m.o.Now().UTC()
 	targets := slices.Clone(d.Targets)
 	if d.AllAgents {
@@ -204,19 +202,27 @@ func (m *Manager) Dispatch(ctx context.Context, d Dispatch) map[string]string {
 			srcs[i] = d.SrcIP.String()
 		}
 	}
-	return m.issue(ctx, cmds, srcs)
+	return m.issue(cmds, srcs)
 }
 
-// issue stores commands (all writes pipelined, acknowledgements awaited
-// once), then publishes those of connected agents and hands those of 000
-// to Local. srcIPs, if not nil, holds the address of each command.
-func (m *Manager) issue(ctx context.Context, cmds []fleet.Command, srcIPs []string) map[string]string {
+// issue stores commands, publishes those of connected agents and hands
+// those of 000 to Local. srcIPs, if not nil, holds the address of each
+// command.
+//
+// The writes of the records are pipelined and go out before the commands
+// (so the bucket sees them first), but nobody waits for the server's
+// acknowledgements here: the commands are in memory, which is what sends
+// them again and expires them, and a caller (an API request for a hundred
+// agents) is answered at once. Writes the server refuses are tried again in
+// the background, and one that never lands is recorded in the audit trail.
+func (m *Manager) issue(cmds []fleet.Command, srcIPs []string) map[string]string {
 	out := make(map[string]string, len(cmds))
 	now := m.o.Now()
 	var (
 		local    []fleet.Command
 		localSrc []string
 		stored   []*cmdEntry
+		send     []fleet.Command
 		records  []Record
 	)
 	m.mu.Lock()
@@ -230,7 +236,7 @@ func (m *Manager) issue(ctx context.Context, cmds []fleet.Command, srcIPs []stri
 			localSrc = append(localSrc, srcIP)
 			continue
 		}
-		known, revoked, _ := m.agentState(c.Agent, now)
+		known, revoked, connected := m.agentState(c.Agent, now)
 		if !known || revoked {
 			out[c.Agent] = UnknownAgent
 			if revoked {
@@ -240,44 +246,28 @@ func (m *Manager) issue(ctx context.Context, cmds []fleet.Command, srcIPs []stri
 			continue
 		}
 		e := &cmdEntry{rec: CommandRecord{Command: c, Status: CmdPending, SrcIP: srcIP, Node: m.o.Node}}
+		out[c.Agent] = Queued
+		if connected {
+			e.rec.Sent, e.rec.Sends = now, 1
+			send = append(send, c)
+			out[c.Agent] = Sent
+		}
 		m.cmdMap(c.Agent)[c.ID] = e
 		stored = append(stored, e)
-	}
-	m.mu.Unlock()
-
-	// The entries are not touched by others until marked stored, so they
-	// are read here without the lock.
-	revs, errs := m.storeCommands(ctx, stored, now)
-
-	var send []fleet.Command
-	m.mu.Lock()
-	for i, e := range stored {
-		c := &e.rec.Command
-		switch err := errs[i]; {
-		case err != nil && errs[i] == nil && ctx.Err() != nil:
-			// Given up waiting, not refused: the write may well be stored,
-			// so the command stays pending and is sent when due.
-			e.stored = true
-			out[c.Agent] = Queued
-			records = append(records, Record{Kind: "command", Agent: c.Agent, CommandID: c.ID, Name: c.Name, Note: string(c.Kind) + " queued (store not confirmed: " + err.Error() + ")"})
-			continue
-		case err != nil:
-			delete(m.cmds[c.Agent], c.ID)
-			out[c.Agent] = NotDeliverable + "store failed: " + err.Error()
-			records = append(records, Record{Kind: "undeliverable", Agent: c.Agent, CommandID: c.ID, Name: c.Name, Note: "store failed: " + err.Error()})
-			continue
-		}
-		e.rev, e.stored = max(e.rev, revs[i]), true
-		if _, _, connected := m.agentState(c.Agent, now); connected {
-			e.rec.Sent, e.rec.Sends = now, e.rec.Sends+1
-			send = append(send, *c)
-			out[c.Agent] = Sent
-		} else {
-			out[c.Agent] = Queued
-		}
 		records = append(records, Record{Kind: "command", Agent: c.Agent, CommandID: c.ID, Name: c.Name, Note: string(c.Kind) + " " + out[c.Agent]})
 	}
+	writes := m.commandWrites(stored, now)
 	m.mu.Unlock()
+	if len(stored) > 0 {
+		// Not under m.mu: a full window of asynchronous writes waits
+		// for acknowledgements, whose handler takes m.mu.
+		futs, errs := m.putCommands(writes, false)
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.confirmStored(stored, futs, errs, now)
+		}()
+	}
 
 	for i := range send {
 		m.publish(&send[i])
@@ -298,52 +288,101 @@ func (m *Manager) issue(ctx context.Context, cmds []fleet.Command, srcIPs []stri
 	return out
 }
 
-// storeCommands writes the commands' records, all writes pipelined. Writes
-// that fail are tried again a few times: while a cluster elects a new
-// leader for the bucket (a node died), writes fail for a moment.
-func (m *Manager) storeCommands(ctx context.Context, stored []*cmdEntry, now time.Time) ([]uint64, []error) {
-	revs := make([]uint64, len(stored))
-	errs := make([]error, len(stored))
-	todo := make([]int, len(stored))
-	for i := range todo {
-		todo[i] = i
+// cmdWrite is the write of one command's record.
+type cmdWrite struct {
+	key  string
+	data []byte
+	ttl  time.Duration
+	err  error
+}
+
+// commandWrites encodes the entries' records as they are now. Callers
+// hold m.mu.
+func (m *Manager) commandWrites(entries []*cmdEntry, now time.Time) []cmdWrite {
+	ws := make([]cmdWrite, len(entries))
+	for i, e := range entries {
+		c := &e.rec.Command
+		ws[i].key = cmdKey(c.Agent, c.ID)
+		ws[i].ttl = c.Expires.Sub(now) + m.o.Retention
+		ws[i].data, ws[i].err = json.Marshal(e.rec)
 	}
-	wait := 100 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		futs := make([]jetstream.PubAckFuture, len(todo))
-		putErrs := make([]error, len(todo))
-		for j, i := range todo {
-			e := stored[i]
-			b, err := json.Marshal(e.rec)
-			if err == nil {
-				ttl := e.rec.Command.Expires.Sub(now) + m.o.Retention
-				futs[j], err = m.putAsync(fleet.BucketCommands, cmdKey(e.rec.Command.Agent, e.rec.Command.ID), b, ttl)
+	return ws
+}
+
+// putCommands starts writes. A write again (again set) only creates the
+// record: if a newer version (the command's result) landed meanwhile, it
+// stands, and the write fails with a conflict.
+func (m *Manager) putCommands(ws []cmdWrite, again bool) ([]jetstream.PubAckFuture, []error) {
+	futs := make([]jetstream.PubAckFuture, len(ws))
+	errs := make([]error, len(ws))
+	for i, w := range ws {
+		if errs[i] = w.err; w.err != nil {
+			continue
+		}
+		var opts []jetstream.PublishOpt
+		if again {
+			opts = append(opts, jetstream.WithExpectLastSequencePerSubject(0))
+		}
+		futs[i], errs[i] = m.putAsync(fleet.BucketCommands, w.key, w.data, w.ttl, opts...)
+	}
+	return futs, errs
+}
+
+// confirmStored waits for the writes of putCommands and writes again, a
+// few times, the records the server refused: while a cluster elects a new
+// leader for the bucket (a node died), writes fail for a moment. A record
+// that never lands is noted in the audit trail; its command stays in
+// memory and is delivered all the same.
+func (m *Manager) confirmStored(entries []*cmdEntry, futs []jetstream.PubAckFuture, putErrs []error, now time.Time) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-m.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	wait := m.storeWait
+	for attempt := 1; ; attempt++ {
+		// A write the server has not acknowledged yet is queued, not
+		// lost: wait for its answer (asyncTimeout bounds it), so that a
+		// busy server is not handed the same writes again.
+		_, ackErrs := waitAll(ctx, futs)
+		var again []*cmdEntry
+		var last error
+		for i, e := range entries {
+			if err := errors.Join(putErrs[i], ackErrs[i]); err != nil && !isConflict(ackErrs[i]) {
+				again, last = append(again, e), err
 			}
-			putErrs[j] = err
 		}
-		got, ackErrs := waitAll(ctx, futs)
-		var again []int
-		for j, i := range todo {
-			revs[i], errs[i] = got[j], errors.Join(putErrs[j], ackErrs[j])
-			if errs[i] != nil {
-				again = append(again, i)
+		if len(again) == 0 || ctx.Err() != nil {
+			// Done, or closing: Close waits a moment for the writes.
+			return
+		}
+		if attempt == storeAttempts {
+			m.storeErrors.Add(uint64(len(again)))
+			for _, e := range again {
+				c := e.rec.Command
+				m.record(Record{Kind: "unstored", Agent: c.Agent, CommandID: c.ID, Name: c.Name, Note: "the command's record could not be stored: " + last.Error()})
 			}
+			return
 		}
-		if len(again) == 0 || attempt == storeAttempts-1 || ctx.Err() != nil {
-			return revs, errs
-		}
-		m.log.Warn("command store failed; trying again", "commands", len(again), "wait", wait, "err", errs[again[0]])
+		m.log.Warn("command store failed; trying again", "commands", len(again), "wait", wait, "err", last)
 		select {
 		case <-ctx.Done():
-			return revs, errs
 		case <-time.After(wait):
 		}
-		todo, wait = again, 2*wait
+		entries, wait = again, 2*wait
+		m.mu.RLock()
+		ws := m.commandWrites(entries, now)
+		m.mu.RUnlock()
+		futs, putErrs = m.putCommands(ws, true)
 	}
 }
 
-// storeAttempts is how many times a command's record is written before the
-// command is reported undeliverable (100 ms to 3.2 s apart).
+// storeAttempts is how many times a command's record is written before it
+// is recorded as unstored (100 ms to 3.2 s apart).
 const storeAttempts = 7
 
 // runLocal hands a command for 000 to Local.
@@ -402,7 +441,7 @@ func (m *Manager) resend(agent string, now time.Time, minAge time.Duration) int 
 	var send []fleet.Command
 	m.mu.Lock()
 	for _, e := range m.cmds[agent] {
-		if !e.stored || e.rec.Status != CmdPending || !now.Before(e.rec.Command.Expires) || now.Sub(e.rec.Sent) < minAge {
+		if e.rec.Status != CmdPending || !now.Before(e.rec.Command.Expires) || now.Sub(e.rec.Sent) < minAge {
 			continue
 		}
 		e.rec.Sent, e.rec.Sends = now, e.rec.Sends+1
@@ -444,7 +483,7 @@ func (m *Manager) expire(ctx context.Context) {
 	for agent, cmds := range m.cmds {
 		for id, e := range cmds {
 			switch {
-			case e.stored && e.rec.Status == CmdPending && !now.Before(e.rec.Command.Expires):
+			case e.rec.Status == CmdPending && !now.Before(e.rec.Command.Expires):
 				expired = append(expired, e)
 			case statusRank(e.rec.Status) == 2 && now.Sub(e.rec.Finished) > m.o.Retention:
 				delete(cmds, id)
@@ -466,7 +505,7 @@ func (m *Manager) pendingOf(agent string) []*cmdEntry {
 	defer m.mu.RUnlock()
 	var out []*cmdEntry
 	for _, e := range m.cmds[agent] {
-		if e.stored && e.rec.Status == CmdPending {
+		if e.rec.Status == CmdPending {
 			out = append(out, e)
 		}
 	}
@@ -597,7 +636,7 @@ func (m *Manager) applyCommand(e jetstream.KeyValueEntry) {
 		// sent now, so the first retry waits a retry interval (a hello
 		// gets it at once).
 		rec.Sent = m.o.Now()
-		m.cmdMap(agent)[id] = &cmdEntry{rec: rec, rev: e.Revision(), stored: true}
+		m.cmdMap(agent)[id] = &cmdEntry{rec: rec, rev: e.Revision()}
 		return
 	}
 	cur.rev = e.Revision()
@@ -710,6 +749,11 @@ func (m *Manager) applyRun(agent string, r fleet.Result) {
 		case "ok", "aborted", "not-found":
 		default:
 			status = CmdFailed
+		}
+		if e.rec.Acked.IsZero() {
+			// An agent leaves out the acceptance of a run whose result
+			// it sends with it.
+			e.rec.Acked = now
 		}
 		if statusRank(e.rec.Status) < 2 || e.rec.Status == CmdExpired {
 			e.rec.Status, e.rec.Outcome, e.rec.Note, e.rec.Finished = status, r.Outcome, r.Note, now

@@ -46,6 +46,9 @@ const (
 	closeWait = 2 * time.Second
 	// kvTimeout bounds synchronous key-value operations without a context.
 	kvTimeout = 10 * time.Second
+	// asyncTimeout bounds the wait for the acknowledgement of an
+	// asynchronous write.
+	asyncTimeout = 30 * time.Second
 )
 
 // Errors callers may test with errors.Is.
@@ -165,12 +168,15 @@ type Manager struct {
 
 	watchers []jetstream.KeyWatcher
 	writes   chan func() // writes queued by behind
-	wg       sync.WaitGroup
-	closed   chan struct{}
-	once     sync.Once
-	kick     chan struct{} // asks Run for an early maintenance pass
-	ready    chan struct{} // closed once Run has subscribed
-	running  atomic.Bool
+	// storeWait is the first pause before a command's record is written
+	// again.
+	storeWait time.Duration
+	wg        sync.WaitGroup
+	closed    chan struct{}
+	once      sync.Once
+	kick      chan struct{} // asks Run for an early maintenance pass
+	ready     chan struct{} // closed once Run has subscribed
+	running   atomic.Bool
 
 	results, heartbeats, events, dropped, storeErrors atomic.Uint64
 }
@@ -225,10 +231,12 @@ func New(ctx context.Context, o Options) (*Manager, error) {
 		closed:    make(chan struct{}),
 		kick:      make(chan struct{}, 1),
 		writes:    make(chan func(), 1<<16),
+		storeWait: 100 * time.Millisecond,
 		ready:     make(chan struct{}),
 	}
 	js, err := jetstream.New(o.Conn,
 		jetstream.WithPublishAsyncMaxPending(1<<16),
+		jetstream.WithPublishAsyncTimeout(asyncTimeout),
 		jetstream.WithPublishAsyncAckHandler(func(_ jetstream.JetStream, msg *nats.Msg, ack *jetstream.PubAck) {
 			m.noteRevision(msg, ack.Sequence)
 		}),

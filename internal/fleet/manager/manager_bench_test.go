@@ -35,7 +35,7 @@ func BenchmarkDispatchLatency(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		t0 := time.Now()
-		m.Dispatch(bg, d)
+		m.Dispatch(d)
 		c := agent.next()
 		lat = append(lat, time.Since(t0))
 		b.StopTimer()
@@ -116,7 +116,7 @@ func benchAll(b *testing.B, n int) {
 	for i := range b.N {
 		acks.Store(0)
 		t0 := time.Now()
-		out := m.Dispatch(bg, d)
+		out := m.Dispatch(d)
 		dispatched := time.Since(t0)
 		for id, st := range out {
 			if st != Sent {

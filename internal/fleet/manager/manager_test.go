@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/riposte/riposte/internal/fleet"
 )
@@ -91,7 +92,7 @@ func TestRegisterAuthorizeRemove(t *testing.T) {
 
 	// A command queued for web2 (never connected) becomes undeliverable
 	// when web2 is removed.
-	out := m.Dispatch(bg, Dispatch{Name: "firewall-drop", Executable: "firewall-drop", Targets: []string{web2}})
+	out := m.Dispatch(Dispatch{Name: "firewall-drop", Executable: "firewall-drop", Targets: []string{web2}})
 	if out[web2] != Queued {
 		t.Fatalf("dispatch to a never connected agent = %q, want %q", out[web2], Queued)
 	}
@@ -182,7 +183,7 @@ func TestDispatchTargets(t *testing.T) {
 			if d.Executable == "" {
 				d.Executable = "firewall-drop"
 			}
-			got := tc.mgr.Dispatch(bg, d)
+			got := tc.mgr.Dispatch(d)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Fatalf("Dispatch (-want +got):\n%s", diff)
 			}
@@ -227,7 +228,7 @@ func TestDeliveryAckAndHello(t *testing.T) {
 	run := Dispatch{Name: "firewall-drop", Executable: "firewall-drop", Targets: []string{id}, Alert: []byte(`{"data":{"srcip":"203.0.113.7"}}`)}
 
 	// Delivered, then acknowledged.
-	if out := m.Dispatch(bg, run); out[id] != Sent {
+	if out := m.Dispatch(run); out[id] != Sent {
 		t.Fatalf("Dispatch = %v", out)
 	}
 	c1 := agent.next()
@@ -242,7 +243,7 @@ func TestDeliveryAckAndHello(t *testing.T) {
 
 	// Missed while unsubscribed; a hello brings it exactly once per hello.
 	agent.unsubscribe()
-	if out := m.Dispatch(bg, run); out[id] != Sent {
+	if out := m.Dispatch(run); out[id] != Sent {
 		t.Fatalf("Dispatch = %v", out)
 	}
 	if err := m.nc.Flush(); err != nil { // the command reaches the server while nobody listens
@@ -266,7 +267,7 @@ func TestDeliveryAckAndHello(t *testing.T) {
 
 	// Missed, then expired: recorded, never sent.
 	agent.unsubscribe()
-	m.Dispatch(bg, run)
+	m.Dispatch(run)
 	if err := m.nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +296,7 @@ func TestRetry(t *testing.T) {
 	agent.heartbeat(true)
 	waitFor(t, "connected", func() bool { return statusOf(m, id) == StatusActive })
 	agent.unsubscribe()
-	m.Dispatch(bg, Dispatch{Name: "host-deny", Executable: "host-deny", Targets: []string{id}})
+	m.Dispatch(Dispatch{Name: "host-deny", Executable: "host-deny", Targets: []string{id}})
 	if err := m.nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +321,7 @@ func TestActiveState(t *testing.T) {
 	waitFor(t, "connected", func() bool { return statusOf(m, id) == StatusActive })
 
 	ip := netip.MustParseAddr("203.0.113.7")
-	m.Dispatch(bg, Dispatch{Name: "firewall-drop", Executable: "firewall-drop", Timeout: 10 * time.Minute, SrcIP: ip, Targets: []string{id}})
+	m.Dispatch(Dispatch{Name: "firewall-drop", Executable: "firewall-drop", Timeout: 10 * time.Minute, SrcIP: ip, Targets: []string{id}})
 	c := agent.next()
 	if c.Timeout.D() != 10*time.Minute || !c.Expires.Equal(c.Issued.Add(10*time.Minute)) {
 		t.Errorf("stateful command: timeout %v, expires %v, issued %v", c.Timeout.D(), c.Expires, c.Issued)
@@ -386,7 +387,7 @@ func TestUndoExtend(t *testing.T) {
 	addActive(t, a2, ipB)
 	waitFor(t, "3 active", func() bool { return len(m.Active(Filter{})) == 3 && statusOf(m, a2.id) == StatusActive })
 
-	got, err := m.Undo(bg, "", netip.MustParseAddr(ipA))
+	got, err := m.Undo("", netip.MustParseAddr(ipA))
 	if err != nil || len(got) != 2 {
 		t.Fatalf("Undo(ipA) = %v, %v", got, err)
 	}
@@ -398,7 +399,7 @@ func TestUndoExtend(t *testing.T) {
 	a1.none(50 * time.Millisecond)
 	a2.none(50 * time.Millisecond)
 
-	if _, err := m.Undo(bg, ActiveID(a2.id, ipB), netip.Addr{}); err != nil {
+	if _, err := m.Undo(ActiveID(a2.id, ipB), netip.Addr{}); err != nil {
 		t.Fatal(err)
 	}
 	if c := a2.next(); c.Kind != fleet.KindUndo || c.Key != ipB {
@@ -407,7 +408,7 @@ func TestUndoExtend(t *testing.T) {
 	a1.none(50 * time.Millisecond)
 
 	until := time.Now().Add(3 * time.Hour).UTC().Truncate(time.Second)
-	if _, err := m.Extend(bg, ActiveID(a1.id, ipA), netip.Addr{}, until); err != nil {
+	if _, err := m.Extend(ActiveID(a1.id, ipA), netip.Addr{}, until); err != nil {
 		t.Fatal(err)
 	}
 	c := a1.next()
@@ -421,10 +422,10 @@ func TestUndoExtend(t *testing.T) {
 		return len(act) == 1 && act[0].Until.Equal(until)
 	})
 
-	if _, err := m.Undo(bg, "", netip.MustParseAddr("192.0.2.55")); !errors.Is(err, ErrNotFound) {
+	if _, err := m.Undo("", netip.MustParseAddr("192.0.2.55")); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Undo(no match) = %v, want ErrNotFound", err)
 	}
-	if _, err := m.Extend(bg, ActiveID(a1.id, ipA), netip.Addr{}, time.Now().Add(-time.Minute)); err == nil {
+	if _, err := m.Extend(ActiveID(a1.id, ipA), netip.Addr{}, time.Now().Add(-time.Minute)); err == nil {
 		t.Error("Extend into the past succeeded")
 	}
 }
@@ -475,7 +476,7 @@ func TestOffenders(t *testing.T) {
 		waitFor(t, "connected", func() bool { return statusOf(m, id) == StatusActive })
 		d := Dispatch{Name: "firewall-drop", Executable: "firewall-drop", Timeout: 10 * min, Ladder: []int{30}, SrcIP: netip.MustParseAddr("192.0.2.200"), Targets: []string{id}}
 		for _, want := range []time.Duration{10 * min, 30 * min} {
-			m.Dispatch(bg, d)
+			m.Dispatch(d)
 			c := agent.next()
 			if c.Timeout.D() != want || c.Ladder != nil || !c.Expires.Equal(c.Issued.Add(want)) {
 				t.Errorf("command timeout %v ladder %v expires %v, want %v and no ladder", c.Timeout.D(), c.Ladder, c.Expires, want)
@@ -495,7 +496,7 @@ func TestRestart(t *testing.T) {
 	agent.heartbeat(true)
 	addActive(t, agent, "203.0.113.7")
 	waitFor(t, "active", func() bool { return len(m1.Active(Filter{})) == 1 })
-	m1.Dispatch(bg, Dispatch{Name: "host-deny", Executable: "host-deny", Targets: []string{off}})
+	m1.Dispatch(Dispatch{Name: "host-deny", Executable: "host-deny", Targets: []string{off}})
 	pending := m1.Commands(off)
 	ip := netip.MustParseAddr("192.0.2.77")
 	m1.Timeout(time.Minute, nil, ip)
@@ -562,7 +563,7 @@ func TestTwoManagers(t *testing.T) {
 	agent := newSimAgent(t, s, ids[0])
 	agent.heartbeat(true)
 	waitFor(t, "connected", func() bool { return statusOf(m1, ids[0]) == StatusActive })
-	m1.Dispatch(bg, Dispatch{Name: "host-deny", Executable: "host-deny", Targets: []string{ids[0]}})
+	m1.Dispatch(Dispatch{Name: "host-deny", Executable: "host-deny", Targets: []string{ids[0]}})
 	c := agent.next()
 	waitFor(t, "command seen by the other manager", func() bool { return commandStatus(m2, ids[0], c.ID) == CmdPending })
 	agent.ack(c.ID, fleet.AckAccepted)
@@ -587,7 +588,7 @@ func TestTwoManagersExpireOnce(t *testing.T) {
 	m1, m2 := newM("a"), newM("b")
 	id := mustRegister(t, m1, "off")
 	waitFor(t, "registry shared", func() bool { return statusOf(m2, id) == StatusNeverConnected })
-	m1.Dispatch(bg, Dispatch{Name: "host-deny", Executable: "host-deny", Targets: []string{id}})
+	m1.Dispatch(Dispatch{Name: "host-deny", Executable: "host-deny", Targets: []string{id}})
 	c := m1.Commands(id)[0].Command
 	waitFor(t, "both know the command", func() bool { return commandStatus(m2, id, c.ID) == CmdPending })
 	clk.Add(time.Hour)
@@ -615,7 +616,7 @@ func TestForgedIdentity(t *testing.T) {
 	victim.heartbeat(true)
 	forger.heartbeat(true)
 	waitFor(t, "connected", func() bool { return statusOf(m, victim.id) == StatusActive })
-	m.Dispatch(bg, Dispatch{Name: "host-deny", Executable: "host-deny", Targets: []string{victim.id}})
+	m.Dispatch(Dispatch{Name: "host-deny", Executable: "host-deny", Targets: []string{victim.id}})
 	c := victim.next()
 
 	// The forger's body names the victim and its command: it is still the
@@ -682,7 +683,7 @@ func TestLocalResult(t *testing.T) {
 	s := startServer(t, "")
 	var cmds = make(chan fleet.Command, 1)
 	m, _ := startManager(t, connect(t, s), Options{Local: func(c fleet.Command) error { cmds <- c; return nil }})
-	out := m.Dispatch(bg, Dispatch{Name: "firewall-drop", Executable: "firewall-drop", Timeout: time.Hour, Targets: []string{"000"}, SrcIP: netip.MustParseAddr("203.0.113.9")})
+	out := m.Dispatch(Dispatch{Name: "firewall-drop", Executable: "firewall-drop", Timeout: time.Hour, Targets: []string{"000"}, SrcIP: netip.MustParseAddr("203.0.113.9")})
 	if out["000"] != Sent {
 		t.Fatalf("Dispatch = %v", out)
 	}
@@ -806,7 +807,7 @@ func TestAckAndRunOutcomes(t *testing.T) {
 		{"", "ok", CmdDone}, // the acknowledgement was lost
 	} {
 		t.Run(tc.ack+"/"+tc.run, func(t *testing.T) {
-			m.Dispatch(bg, Dispatch{Name: "host-deny", Executable: "host-deny", Targets: []string{id}})
+			m.Dispatch(Dispatch{Name: "host-deny", Executable: "host-deny", Targets: []string{id}})
 			c := agent.next()
 			if tc.ack != "" {
 				agent.ack(c.ID, tc.ack)
@@ -833,15 +834,56 @@ func TestForgetFinished(t *testing.T) {
 	add("002", "mid", CmdExpired, base.Add(time.Minute))
 	add("002", "new", CmdFailed, base.Add(2*time.Minute))
 	add("003", "accepted", CmdAccepted, time.Time{})
-	m.forgetFinished(2)
-	var left []string
-	for _, cmds := range m.cmds {
-		for id := range cmds {
-			left = append(left, id)
+	kept := func() string {
+		var left []string
+		for _, cmds := range m.cmds {
+			for id := range cmds {
+				left = append(left, id)
+			}
 		}
+		slices.Sort(left)
+		return fmt.Sprint(left)
 	}
-	slices.Sort(left)
-	if fmt.Sprint(left) != "[accepted mid new pending]" {
-		t.Errorf("kept %v, want the pending, the accepted and the two newest finished", left)
+	m.forgetFinished(3)
+	if got := kept(); got != "[accepted mid new old pending]" {
+		t.Errorf("with no more finished than the limit, kept %v, want all", got)
+	}
+	m.forgetFinished(2)
+	if got := kept(); got != "[accepted new pending]" {
+		t.Errorf("kept %v, want the pending, the accepted and the newest finished (three quarters of the limit)", got)
+	}
+}
+
+// A dispatch is answered without waiting for the store: when the command
+// bucket refuses the write, the command is still sent, kept in memory, and
+// the write that never landed is recorded.
+func TestDispatchStoreFailure(t *testing.T) {
+	s := startServer(t, "")
+	nc := connect(t, s)
+	rec := &recorder{}
+	m, _ := startManager(t, nc, Options{Node: "n1", OnRecord: rec.add})
+	m.storeWait = time.Millisecond
+	id := mustRegister(t, m, "web")
+	agent := newSimAgent(t, s, id)
+	agent.heartbeat(true)
+	waitFor(t, "connected", func() bool { return statusOf(m, id) == StatusActive })
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(bg, "KV_"+fleet.BucketCommands); err != nil {
+		t.Fatal(err)
+	}
+	out := m.Dispatch(Dispatch{Name: "host-deny", Executable: "host-deny", Targets: []string{id}})
+	if out[id] != Sent {
+		t.Fatalf("dispatch = %q, want %q", out[id], Sent)
+	}
+	c := agent.next()
+	waitFor(t, "the unstored record", func() bool { return len(rec.find("unstored", c.ID)) == 1 })
+	if cmds := m.Commands(id); len(cmds) != 1 || cmds[0].Command.ID != c.ID {
+		t.Errorf("commands in memory = %+v, want the one sent", cmds)
+	}
+	if got := m.Stats().StoreErrors; got == 0 {
+		t.Error("the failed store is not counted")
 	}
 }

@@ -29,9 +29,9 @@ const (
 
 // putAsync writes value under key. A ttl above zero makes the server
 // remove the entry after it.
-func (m *Manager) putAsync(bucket, key string, value []byte, ttl time.Duration) (jetstream.PubAckFuture, error) {
+func (m *Manager) putAsync(bucket, key string, value []byte, ttl time.Duration, extra ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
 	msg := &nats.Msg{Subject: fmt.Sprintf(kvSubjectFm, bucket, key), Data: value}
-	opts := []jetstream.PublishOpt{jetstream.WithStallWait(stallWait)}
+	opts := append([]jetstream.PublishOpt{jetstream.WithStallWait(stallWait)}, extra...)
 	if ttl > 0 {
 		opts = append(opts, jetstream.WithMsgTTL(max(ttl, minTTL)))
 	}
@@ -191,7 +191,7 @@ func (m *Manager) noteRevision(msg *nats.Msg, rev uint64) {
 		}
 	case fleet.BucketCommands:
 		agent, id, _ := strings.Cut(key, ".")
-		if e := m.cmds[agent][id]; e != nil && e.stored {
+		if e := m.cmds[agent][id]; e != nil {
 			e.rev = max(e.rev, rev)
 		}
 	case fleet.BucketActive:
