@@ -244,6 +244,7 @@ func TestDisableAccountRefusals(t *testing.T) {
 			if (err == nil) != (user == "alice") || len(fr.calls) != 0 {
 				t.Errorf("delete: %v, ran %v", err, fr.argvs())
 			}
+			l.Flush()
 			b, _ := os.ReadFile(logPath)
 			if !strings.Contains(string(b), "disable-account: ") || strings.Contains(string(b), "Ended") {
 				t.Errorf("log:\n%s", b)

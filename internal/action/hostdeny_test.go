@@ -139,6 +139,7 @@ func TestHostDenyAddDelete(t *testing.T) {
 	if got, want := hostsRead(t, path), orig+"ALL:1.2.3.4\n"; got != want {
 		t.Fatalf("after second add:\n%s", got)
 	}
+	l.Flush()
 	if log := hostsRead(t, logPath); !strings.Contains(log, "host-deny: IP 1.2.3.4 already exists on '/etc/hosts.deny'\n") {
 		t.Errorf("log:\n%s", log)
 	}

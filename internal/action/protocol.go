@@ -46,8 +46,10 @@ const maxInput = 64 << 10
 // Run speaks the script side of the protocol for the action named name:
 // it reads one line from stdin, logs it, answers check_keys on add, acts,
 // and returns the exit code. Log lines follow Wazuh's scripts ("Starting",
-// the input, the check_keys exchange, "Ended").
+// the input, the check_keys exchange, "Ended"), and are in the log when it
+// returns.
 func Run(ctx context.Context, name string, env *Env, stdin io.Reader, stdout io.Writer) int {
+	defer env.flushLog()
 	f, ok := Lookup(name)
 	if !ok {
 		env.logf("Unknown action %q; known: %s", name, strings.Join(Names(), ", "))
@@ -63,6 +65,7 @@ func Run(ctx context.Context, name string, env *Env, stdin io.Reader, stdout io.
 
 // run is Run for an action already built.
 func run(ctx context.Context, act Action, env *Env, stdin io.Reader, stdout io.Writer) int {
+	defer env.flushLog()
 	env.logf("Starting")
 	br := bufio.NewReaderSize(stdin, 4096)
 	line, err := readLine(br)

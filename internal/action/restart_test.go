@@ -47,6 +47,7 @@ func TestRestartWazuhNoSystemd(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no service manager") || len(fr.calls) != 0 {
 		t.Fatalf("add: %v, ran %v", err, fr.argvs())
 	}
+	l.Flush()
 	if b, _ := os.ReadFile(logPath); !strings.Contains(string(b), "no service manager found") {
 		t.Errorf("log:\n%s", b)
 	}

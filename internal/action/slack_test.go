@@ -198,6 +198,7 @@ func TestWazuhSlackRunLog(t *testing.T) {
 			t.Errorf("printed %q: want no check_keys", out.String())
 		}
 	}
+	l.Flush()
 	b, _ := os.ReadFile(logPath)
 	if strings.Contains(string(b), "SECRETTOKEN") || !strings.Contains(string(b), "HTTP status 404") {
 		t.Fatalf("log:\n%s", b)

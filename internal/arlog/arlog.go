@@ -4,17 +4,22 @@
 //
 // in local time, where program is the path the response was run as
 // ("active-response/bin/firewall-drop"). The file is opened in append mode
-// and every line is written with a single write, so several processes (execd
-// and the scripts it runs) can share it. It imports no other Riposte package.
+// and lines are written whole (a burst of them in one write, by a
+// background goroutine, so that a thousand concurrent runs do not queue
+// for the file), so several processes (execd and the scripts it runs) can
+// share it.
 package arlog
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/riposte/riposte/internal/groupwrite"
 )
 
 // Logger appends lines to one active-responses.log file. It is safe for
@@ -25,6 +30,7 @@ type Logger struct {
 
 	mu sync.Mutex
 	f  *os.File
+	w  *groupwrite.Writer
 }
 
 // Open opens (creating it and its directory if needed) the log at path.
@@ -36,7 +42,7 @@ func Open(path string) (*Logger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("active response log: %w", err)
 	}
-	return &Logger{path: path, now: time.Now, f: f}, nil
+	return &Logger{path: path, now: time.Now, f: f, w: groupwrite.New(f, 0)}, nil
 }
 
 // Path returns the file the logger writes to.
@@ -59,7 +65,8 @@ func Line(t time.Time, program, text string) string {
 	return sb.String()
 }
 
-// Log writes one line for program. A nil Logger does nothing.
+// Log queues one line for program. It returns the error of an earlier
+// write that failed, once. A nil Logger does nothing.
 func (l *Logger) Log(program, text string) error {
 	if l == nil {
 		return nil
@@ -70,7 +77,18 @@ func (l *Logger) Log(program, text string) error {
 	if l.f == nil {
 		return fmt.Errorf("active response log %s: closed", l.path)
 	}
-	if _, err := l.f.WriteString(line); err != nil {
+	if _, err := l.w.Write([]byte(line)); err != nil {
+		return fmt.Errorf("active response log %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// Flush waits until the lines logged so far are in the file.
+func (l *Logger) Flush() error {
+	if l == nil {
+		return nil
+	}
+	if err := l.w.Flush(); err != nil {
 		return fmt.Errorf("active response log %s: %w", l.path, err)
 	}
 	return nil
@@ -91,7 +109,7 @@ func (l *Logger) Close() error {
 	if l.f == nil {
 		return nil
 	}
-	err := l.f.Close()
+	err := errors.Join(l.w.Close(), l.f.Close())
 	l.f = nil
 	return err
 }

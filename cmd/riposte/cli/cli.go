@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/riposte/riposte/internal/groupwrite"
 )
 
 // Version is the program version, set at build time.
@@ -28,17 +30,22 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 type streams struct {
 	in       io.Reader
 	out, err io.Writer
+	// log is err for the logs of long-running commands: a burst of log
+	// lines from many goroutines goes out in a few writes.
+	log io.Writer
 }
 
 // Run runs the riposte command line args and returns the exit code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	s := &streams{in: stdin, out: stdout, err: stderr}
+	logs := groupwrite.New(stderr, 0)
+	s := &streams{in: stdin, out: stdout, err: stderr, log: logs}
 	root := newRoot(s)
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteContextC(ctx)
+	logs.Close()
 	if err == nil {
 		return 0
 	}

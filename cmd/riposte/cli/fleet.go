@@ -83,7 +83,7 @@ func newAgentCmd(s *streams) *cobra.Command {
 			"unreachable) and forwards the logs of its <localfile> sections (--config) to the manager.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := newLogger(s.err, logFormat, logLevel)
+			log, err := newLogger(s.log, logFormat, logLevel)
 			if err != nil {
 				return err
 			}

@@ -30,7 +30,7 @@ func (f *instanceFlags) add(c *cobra.Command) {
 // setup makes the logger, loads the configuration and settles the data
 // directory and dry-run (forced when not root, which cannot enforce).
 func (f *instanceFlags) setup(s *streams) (*slog.Logger, *config.Config, error) {
-	log, err := newLogger(s.err, f.logFormat, f.logLevel)
+	log, err := newLogger(s.log, f.logFormat, f.logLevel)
 	if err != nil {
 		return nil, nil, err
 	}
