@@ -1,7 +1,6 @@
 package instance
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -115,10 +114,7 @@ func (in *Instance) activeSnapshot() []manager.Active {
 	if in.snap != nil && (in.snapSeq == seq || time.Since(in.snapAt) < 250*time.Millisecond) {
 		return in.snap
 	}
-	all := in.mgr.Active(manager.Filter{})
-	slices.SortFunc(all, func(x, y manager.Active) int {
-		return cmp.Or(x.Until.Compare(y.Until), strings.Compare(x.ID, y.ID))
-	})
+	all := manager.SortActive(in.mgr.Active(manager.Filter{}), func(a *manager.Active) time.Time { return a.Until })
 	in.snap, in.snapSeq, in.snapAt = all, seq, time.Now()
 	return all
 }

@@ -101,6 +101,8 @@ func (in *Instance) startFleet(opts Options) error {
 		Logger:             in.log.With("component", "manager"),
 	}
 	if in.broker != nil {
+		// The embedded server is this process's alone.
+		mo.Alone = true
 		mo.OnRevoke = func(id string) { in.broker.Disconnect(id) }
 	}
 	m, err := manager.New(ctx, mo)

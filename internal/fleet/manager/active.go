@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -72,21 +73,43 @@ func (f Filter) match(a *Active) bool {
 // Active lists the active responses f selects, oldest first.
 func (m *Manager) Active(f Filter) []Active {
 	m.mu.RLock()
-	var out []Active
+	all := make([]Active, 0, len(m.active))
 	for _, e := range m.active {
 		if f.match(&e.a) {
 			a := e.a
 			a.Keys = slices.Clone(a.Keys)
-			out = append(out, a)
+			all = append(all, a)
 		}
 	}
 	m.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Active) int {
-		if c := a.Added.Compare(b.Added); c != 0 {
+	if len(all) == 0 {
+		return nil
+	}
+	return SortActive(all, func(a *Active) time.Time { return a.Added })
+}
+
+// SortActive returns list ordered by the time by gives (ties by ID), in a
+// new slice. It sorts small keys, not the entries, which is several times
+// faster for the 100,000 responses of a large attack.
+func SortActive(list []Active, by func(*Active) time.Time) []Active {
+	type key struct {
+		t int64
+		i int32
+	}
+	keys := make([]key, len(list))
+	for i := range list {
+		keys[i] = key{by(&list[i]).UnixNano(), int32(i)}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := cmp.Compare(a.t, b.t); c != 0 {
 			return c
 		}
-		return strings.Compare(a.ID, b.ID)
+		return strings.Compare(list[a.i].ID, list[b.i].ID)
 	})
+	out := make([]Active, len(list))
+	for i, k := range keys {
+		out[i] = list[k.i]
+	}
 	return out
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -111,6 +112,8 @@ type CommandRecord struct {
 type cmdEntry struct {
 	rec CommandRecord
 	rev uint64
+	// sentSeq numbers its last send among the manager's (Manager.sends).
+	sentSeq uint64
 }
 
 func cmdKey(agent, id string) string { return agent + "." + id }
@@ -249,6 +252,8 @@ func (m *Manager) issue(cmds []fleet.Command, srcIPs []string) map[string]string
 		out[c.Agent] = Queued
 		if connected {
 			e.rec.Sent, e.rec.Sends = now, 1
+			m.sends++
+			e.sentSeq = m.sends
 			send = append(send, c)
 			out[c.Agent] = Sent
 		}
@@ -436,15 +441,19 @@ func (m *Manager) publish(c *fleet.Command) {
 }
 
 // resend publishes again the pending, still valid commands of agent that
-// were last sent at least minAge ago, and returns how many.
-func (m *Manager) resend(agent string, now time.Time, minAge time.Duration) int {
+// were last sent at least minAge ago and not after the send numbered upTo
+// (on an agent's hello, those sent since it arrived need no resending),
+// and returns how many.
+func (m *Manager) resend(agent string, now time.Time, minAge time.Duration, upTo uint64) int {
 	var send []fleet.Command
 	m.mu.Lock()
 	for _, e := range m.cmds[agent] {
-		if e.rec.Status != CmdPending || !now.Before(e.rec.Command.Expires) || now.Sub(e.rec.Sent) < minAge {
+		if e.rec.Status != CmdPending || !now.Before(e.rec.Command.Expires) || now.Sub(e.rec.Sent) < minAge || e.sentSeq > upTo {
 			continue
 		}
 		e.rec.Sent, e.rec.Sends = now, e.rec.Sends+1
+		m.sends++
+		e.sentSeq = m.sends
 		send = append(send, e.rec.Command)
 	}
 	m.mu.Unlock()
@@ -470,7 +479,7 @@ func (m *Manager) retry() {
 	}
 	m.mu.RUnlock()
 	for _, agent := range due {
-		m.resend(agent, now, m.o.RetryInterval)
+		m.resend(agent, now, m.o.RetryInterval, math.MaxUint64)
 	}
 }
 

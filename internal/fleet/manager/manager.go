@@ -84,6 +84,10 @@ type Options struct {
 	// Replicas of the buckets and the audit stream: 1 on an embedded
 	// server, 3 on a cluster. Default 1.
 	Replicas int
+	// Alone says no other manager shares the store (an embedded server):
+	// the buckets are read at start and not followed afterwards, since
+	// every change is this manager's own, already in memory.
+	Alone bool
 	// Local carries out commands for agent 000 (the manager host). Nil
 	// means the manager runs nothing itself. Results of those runs come
 	// back through LocalResult.
@@ -165,6 +169,9 @@ type Manager struct {
 	active    map[string]*activeEntry         // Active.ID → entry
 	offenders map[string]Offender             // the counts, following the offenders bucket
 	maxID     int                             // highest agent id known
+
+	// sends numbers the publications of commands (under mu).
+	sends uint64
 
 	watchers []jetstream.KeyWatcher
 	writes   chan func() // writes queued by behind

@@ -151,3 +151,22 @@ func heapInuse() uint64 {
 	runtime.ReadMemStats(&ms)
 	return ms.HeapInuse
 }
+
+// BenchmarkActive100k lists 100,000 active responses, as a console page
+// after a change does.
+func BenchmarkActive100k(b *testing.B) {
+	m := &Manager{active: make(map[string]*activeEntry)}
+	now := time.Now()
+	for i := range 100000 {
+		ip := fmt.Sprintf("198.18.%d.%d", i>>8&255, i&255)
+		agent := fmt.Sprintf("%03d", i%100+1)
+		id := ActiveID(agent, ip)
+		m.active[id] = &activeEntry{a: Active{ID: id, Agent: agent, Name: "firewall-drop", Key: ip, Keys: []string{ip}, SrcIP: ip,
+			Added: now.Add(time.Duration(i) * time.Millisecond), Until: now.Add(time.Hour + time.Duration(i%977)*time.Second)}}
+	}
+	for b.Loop() {
+		if len(m.Active(Filter{})) != 100000 {
+			b.Fatal("short list")
+		}
+	}
+}

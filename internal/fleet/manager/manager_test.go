@@ -887,3 +887,56 @@ func TestDispatchStoreFailure(t *testing.T) {
 		t.Error("the failed store is not counted")
 	}
 }
+
+// A manager alone on its store reads the buckets at start and does not
+// follow them: what it writes is already in its memory, and nothing else
+// writes there.
+func TestAlone(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	nc := connect(t, s)
+	m, stop := startManager(t, nc, Options{Node: "n1", Alone: true})
+	id := mustRegister(t, m, "web")
+	agent := newSimAgent(t, s, id)
+	agent.heartbeat(true)
+	waitFor(t, "connected", func() bool { return statusOf(m, id) == StatusActive })
+	out := m.Dispatch(Dispatch{Name: "host-deny", Executable: "host-deny", Targets: []string{id}})
+	if out[id] != Sent {
+		t.Fatalf("dispatch = %q", out[id])
+	}
+	c := agent.next()
+	agent.result(fleet.Result{Kind: fleet.Run, CommandID: c.ID, Outcome: "ok", Verb: "add"})
+	waitFor(t, "the result", func() bool {
+		cmds := m.Commands(id)
+		return len(cmds) == 1 && cmds[0].Status == CmdDone
+	})
+
+	// A write by someone else is not followed...
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(bg, fleet.BucketCommands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := CommandRecord{Command: fleet.Command{ID: "foreign", Kind: fleet.KindRun, Agent: id, Issued: time.Now(), Expires: time.Now().Add(time.Hour), Name: "host-deny", Executable: "host-deny"}, Status: CmdPending}
+	b, _ := json.Marshal(foreign)
+	if _, err := kv.Put(bg, cmdKey(id, "foreign"), b); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(m.Commands(id)); n != 1 {
+		t.Errorf("%d commands after a foreign write, want 1: an alone manager does not follow", n)
+	}
+	// ...and both are there at the next start.
+	stop()
+	m2, _ := startManager(t, nc, Options{Node: "n1", Alone: true})
+	got := map[string]string{}
+	for _, r := range m2.Commands(id) {
+		got[r.Command.ID] = r.Status
+	}
+	if got[c.ID] != CmdDone || got["foreign"] != CmdPending {
+		t.Errorf("commands after restart = %v, want %s done and foreign pending", got, c.ID)
+	}
+}

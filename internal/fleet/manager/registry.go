@@ -248,6 +248,8 @@ func (m *Manager) handleHeartbeat(id string, data []byte) {
 	e.a.Last, e.a.LastSeen = hb, now.UTC()
 	wasConnected := e.connected
 	e.connected = true
+	// Commands sent from now on reach the agent on this connection.
+	sent := m.sends
 	var (
 		b   []byte
 		rev = e.rev
@@ -272,7 +274,7 @@ func (m *Manager) handleHeartbeat(id string, data []byte) {
 	}
 	m.heartbeats.Add(1) // after the write is issued (tests rely on it)
 	if hb.Hello {
-		m.resend(id, now, 0)
+		m.resend(id, now, 0, sent)
 		// Record at once the commands that expired while it was away.
 		select {
 		case m.kick <- struct{}{}:

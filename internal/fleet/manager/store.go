@@ -108,8 +108,8 @@ func waitAll(ctx context.Context, futs []jetstream.PubAckFuture) ([]uint64, []er
 	return revs, errs
 }
 
-// load reads the buckets through watchers that keep following them, so
-// changes made by other managers (or by this one) reach memory.
+// load reads the buckets through watchers that keep following them (unless
+// the manager is alone), so changes made by other managers reach memory.
 func (m *Manager) load(ctx context.Context) error {
 	for _, b := range []struct {
 		kv    jetstream.KeyValue
@@ -139,6 +139,12 @@ func (m *Manager) load(ctx context.Context) error {
 			case <-ctx.Done():
 				return fmt.Errorf("manager: load %s: %w", b.kv.Bucket(), ctx.Err())
 			}
+		}
+		if m.o.Alone {
+			if err := w.Stop(); err != nil {
+				m.log.Debug("stop following", "bucket", b.kv.Bucket(), "err", err)
+			}
+			continue
 		}
 		m.wg.Add(1)
 		go func() {
