@@ -325,7 +325,10 @@ func TestMeasureAPILoad(t *testing.T) {
 			go fetch(3*time.Second, "/debug/pprof/trace?seconds=2", ".trace")
 		}
 		t.Logf("PUT /active-response to every agent from 50 clients at %s requests/s: %s", rate,
-			runLoad("put", "--agents-from-api", "--clients", "50", "--requests", "500", "--rate", rate))
+			runLoad("put", "--agents-from-api", "--clients", "50", "--requests", "1500", "--rate", rate))
+		if fetch := profiler(t, dir, "put"+rate); fetch != nil {
+			fetch(0, "/debug/pprof/heap", ".heap")
+		}
 	}
 	t.Logf("PUT /active-response to every agent from 50 clients, each sending as soon as answered: %s",
 		runLoad("put", "--agents-from-api", "--clients", "50", "--requests", "1000"))
