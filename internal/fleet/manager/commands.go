@@ -58,32 +58,51 @@ const maxFinished = 50000
 // forgetFinished drops from memory the oldest finished commands when there
 // are more than max, down to three quarters of max, so that a flood of
 // commands does not hold memory for the whole retention, and the sort is
-// not done again at each of the next commands.
+// not done again at each of the next commands. The lock is taken one agent
+// at a time, so that dispatches do not wait for the whole scan.
 func (m *Manager) forgetFinished(max int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	type ref struct {
 		agent, id string
 		at        time.Time
 	}
 	var done []ref
-	for agent, cmds := range m.cmds {
-		for id, e := range cmds {
+	for _, agent := range m.cmdAgents() {
+		m.mu.RLock()
+		for id, e := range m.cmds[agent] {
 			if statusRank(e.rec.Status) == 2 {
 				done = append(done, ref{agent, id, e.rec.Finished})
 			}
 		}
+		m.mu.RUnlock()
 	}
 	if len(done) <= max {
 		return
 	}
 	slices.SortFunc(done, func(a, b ref) int { return a.at.Compare(b.at) })
-	for _, r := range done[:len(done)-max*3/4] {
-		delete(m.cmds[r.agent], r.id)
-		if len(m.cmds[r.agent]) == 0 {
-			delete(m.cmds, r.agent)
+	done = done[:len(done)-max*3/4]
+	for len(done) > 0 {
+		n := min(len(done), 1000)
+		m.mu.Lock()
+		for _, r := range done[:n] {
+			delete(m.cmds[r.agent], r.id)
+			if len(m.cmds[r.agent]) == 0 {
+				delete(m.cmds, r.agent)
+			}
 		}
+		m.mu.Unlock()
+		done = done[n:]
 	}
+}
+
+// cmdAgents lists the agents that have commands in memory.
+func (m *Manager) cmdAgents() []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	agents := make([]string, 0, len(m.cmds))
+	for agent := range m.cmds {
+		agents = append(agents, agent)
+	}
+	return agents
 }
 
 // CommandRecord is a command and what became of it, as stored in
@@ -488,8 +507,10 @@ func (m *Manager) retry() {
 func (m *Manager) expire(ctx context.Context) {
 	now := m.o.Now()
 	var expired []*cmdEntry
-	m.mu.Lock()
-	for agent, cmds := range m.cmds {
+	// One agent at a time, so that dispatches do not wait for the scan.
+	for _, agent := range m.cmdAgents() {
+		m.mu.Lock()
+		cmds := m.cmds[agent]
 		for id, e := range cmds {
 			switch {
 			case e.rec.Status == CmdPending && !now.Before(e.rec.Command.Expires):
@@ -500,11 +521,11 @@ func (m *Manager) expire(ctx context.Context) {
 				delete(cmds, id)
 			}
 		}
-		if len(cmds) == 0 {
+		if cmds != nil && len(cmds) == 0 {
 			delete(m.cmds, agent)
 		}
+		m.mu.Unlock()
 	}
-	m.mu.Unlock()
 	m.finish(ctx, expired, CmdExpired, "expired", "expired before the agent acknowledged it")
 }
 
