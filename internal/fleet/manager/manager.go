@@ -129,8 +129,9 @@ type Options struct {
 // expired or undeliverable, an agent registered or revoked.
 type Record struct {
 	Time time.Time `json:"time"`
-	// Kind is command, ack, result, expired, undeliverable, registered
-	// or revoked.
+	// Kind is command, ack, result, expired, undeliverable, unstored (a
+	// command sent whose record could not be written), registered or
+	// revoked.
 	Kind      string `json:"kind"`
 	Agent     string `json:"agent,omitempty"`
 	CommandID string `json:"command_id,omitempty"`
