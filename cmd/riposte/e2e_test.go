@@ -315,7 +315,7 @@ func startProcess(t *testing.T, dir, netns string, args ...string) *instance {
 			<-in.exited
 		}
 		if t.Failed() {
-			t.Logf("stderr of riposte %s (pid %d, %s):\n%s", args[0], in.cmd.Process.Pid, dir, truncate(in.stderr.String(), 80000))
+			t.Logf("stderr of riposte %s (pid %d, %s):\n%s", args[0], in.cmd.Process.Pid, dir, truncate(in.stderr.String(), 300000))
 		}
 	})
 	waitFor(t, 15*time.Second, "riposte "+args[0]+" to answer /v1/health", func() bool {

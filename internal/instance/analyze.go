@@ -1,13 +1,10 @@
 package instance
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -103,24 +100,6 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 	}
 	defer wg.Wait()
 
-	// Alerts that trigger a response are read back and decided on by
-	// ingest workers, so that a burst (an attack from thousands of
-	// addresses) is analysed and decided on at once. Alerts of one source
-	// address go to one worker, in order.
-	work := make([]chan []byte, ingestWorkers)
-	for i := range work {
-		work[i] = make(chan []byte, 1024)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			in.ingestAlerts(ctx, work[i])
-		}()
-	}
-
-	// alerts.json is written through a buffer, flushed whenever no line
-	// is waiting.
-	bw := bufio.NewWriterSize(out, 64<<10)
-	defer bw.Flush()
 	// lines is never closed: agents' events may arrive at any time.
 	sess := analysis.NewSession()
 	for {
@@ -130,65 +109,28 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 			return nil
 		case l = <-lines:
 		}
-		if res, ok := in.analyse(eng, sess, l, bw); ok {
-			h := fnv.New32a()
-			src, _ := res.Event.Get("srcip")
-			h.Write([]byte(src))
-			select {
-			case work[h.Sum32()%ingestWorkers] <- res.Alert:
-			case <-ctx.Done():
-				return nil
-			}
+		res, err := eng.Process(sess, l.location, l.text)
+		if err != nil || res.Alert == nil || res.Rule == nil {
+			continue
 		}
-		if len(lines) == 0 {
-			if err := bw.Flush(); err != nil {
+		if l.agent.ID != "" {
+			res.Alert = withAgent(res.Alert, in.managerName, l.agent)
+		}
+		if res.Rule.Level >= logAlertLevel {
+			if _, err := out.Write(append(res.Alert, '\n')); err != nil {
 				in.log.Error("cannot write alerts.json", "err", err)
 			}
 		}
-	}
-}
-
-// ingestWorkers is how many goroutines decide on the alerts of analysis.
-const ingestWorkers = 2
-
-// analyse runs one line through the rules and writes its alert to
-// alerts.json; it reports whether the alert may trigger a response.
-func (in *Instance) analyse(eng *analysis.Engine, sess *analysis.Session, l sourceLine, alerts io.Writer) (*analysis.Result, bool) {
-	res, err := eng.Process(sess, l.location, l.text)
-	if err != nil || res.Alert == nil || res.Rule == nil {
-		return res, false
-	}
-	if l.agent.ID != "" {
-		res.Alert = withAgent(res.Alert, in.managerName, l.agent)
-	}
-	if res.Rule.Level >= logAlertLevel {
-		if _, err := alerts.Write(append(res.Alert, '\n')); err != nil {
-			in.log.Error("cannot write alerts.json", "err", err)
+		// Most alerts trigger no response: the rule alone says so, without
+		// reading the document back.
+		pre := alert.Alert{RuleID: strconv.Itoa(res.Rule.ID), RuleLevel: res.Rule.Level, RuleGroups: res.Rule.Groups,
+			NoAR: slices.Contains(res.Rule.Options, "no_ar")}
+		if len(in.engine.Match(&pre)) == 0 {
+			in.accepted.Add(1)
+			in.metrics.Alert("analysis")
+			continue
 		}
-	}
-	// Most alerts trigger no response: the rule alone says so, without
-	// reading the document back.
-	pre := alert.Alert{RuleID: strconv.Itoa(res.Rule.ID), RuleLevel: res.Rule.Level, RuleGroups: res.Rule.Groups,
-		NoAR: slices.Contains(res.Rule.Options, "no_ar")}
-	if len(in.engine.Match(&pre)) == 0 {
-		in.accepted.Add(1)
-		in.metrics.Alert("analysis")
-		return res, false
-	}
-	return res, true
-}
-
-// ingestAlerts reads back and decides on the alert documents of docs until
-// ctx ends.
-func (in *Instance) ingestAlerts(ctx context.Context, docs <-chan []byte) {
-	for {
-		var doc []byte
-		select {
-		case <-ctx.Done():
-			return
-		case doc = <-docs:
-		}
-		a, err := alert.Parse(doc)
+		a, err := alert.Parse(res.Alert)
 		if err != nil {
 			in.log.Error("analysis produced an unusable alert", "err", err)
 			continue
