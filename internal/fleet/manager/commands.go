@@ -286,11 +286,16 @@ func (m *Manager) issue(cmds []fleet.Command, srcIPs []string) map[string]string
 		// Not under m.mu: a full window of asynchronous writes waits
 		// for acknowledgements, whose handler takes m.mu.
 		futs, errs := m.putCommands(writes, false)
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			m.confirmStored(stored, futs, errs, now)
-		}()
+		select {
+		case <-m.closed:
+			// Closing: Close waits a moment for the writes itself.
+		default:
+			m.wg.Add(1)
+			go func() {
+				defer m.wg.Done()
+				m.confirmStored(stored, futs, errs, now)
+			}()
+		}
 	}
 
 	for i := range send {
