@@ -684,13 +684,8 @@ func (m *Manager) applyCommand(e jetstream.KeyValueEntry) {
 
 // handleResult processes an acknowledgement or a run result of agent.
 func (m *Manager) handleResult(agent string, data []byte) {
-	if len(data) > fleet.MaxMessage {
-		m.drop("result", agent, "oversized", len(data))
-		return
-	}
 	var r fleet.Result
-	if err := json.Unmarshal(data, &r); err != nil {
-		m.drop("result", agent, "unparsable: "+err.Error(), len(data))
+	if !m.decodeMessage("result", agent, data, &r) {
 		return
 	}
 	if agent != fleet.ManagerID {

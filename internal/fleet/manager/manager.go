@@ -484,6 +484,20 @@ func (m *Manager) notify(r Record) {
 	}
 }
 
+// decodeMessage reads an agent's message of kind what into v, or counts
+// and logs it as dropped (too large or unreadable) and returns false.
+func (m *Manager) decodeMessage(what, agent string, data []byte, v any) bool {
+	if len(data) > fleet.MaxMessage {
+		m.drop(what, agent, "oversized", len(data))
+		return false
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		m.drop(what, agent, "unparsable: "+err.Error(), len(data))
+		return false
+	}
+	return true
+}
+
 // drop counts and logs a message that is not processed.
 func (m *Manager) drop(what, agent, why string, size int) {
 	m.dropped.Add(1)

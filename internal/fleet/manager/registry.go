@@ -227,13 +227,8 @@ func (m *Manager) statusOf(e *agentEntry, now time.Time) string {
 // handleHeartbeat updates the registry from a heartbeat of agent id and,
 // on a hello, sends again the agent's pending commands.
 func (m *Manager) handleHeartbeat(id string, data []byte) {
-	if len(data) > fleet.MaxMessage {
-		m.drop("heartbeat", id, "oversized", len(data))
-		return
-	}
 	var hb fleet.Heartbeat
-	if err := json.Unmarshal(data, &hb); err != nil {
-		m.drop("heartbeat", id, "unparsable: "+err.Error(), len(data))
+	if !m.decodeMessage("heartbeat", id, data, &hb) {
 		return
 	}
 	now := m.o.Now()
@@ -293,13 +288,8 @@ func sameHeartbeat(a, b fleet.Heartbeat) bool {
 
 // handleEvents passes an agent's log lines to OnEvents.
 func (m *Manager) handleEvents(id string, data []byte) {
-	if len(data) > fleet.MaxMessage {
-		m.drop("events", id, "oversized", len(data))
-		return
-	}
 	var ev fleet.Events
-	if err := json.Unmarshal(data, &ev); err != nil {
-		m.drop("events", id, "unparsable: "+err.Error(), len(data))
+	if !m.decodeMessage("events", id, data, &ev) {
 		return
 	}
 	m.mu.RLock()
