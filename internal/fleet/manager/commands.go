@@ -363,15 +363,7 @@ func (m *Manager) putCommands(ws []cmdWrite, again bool) ([]jetstream.PubAckFutu
 // that never lands is noted in the audit trail; its command stays in
 // memory and is delivered all the same.
 func (m *Manager) confirmStored(entries []*cmdEntry, futs []jetstream.PubAckFuture, putErrs []error, now time.Time) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-m.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx := m.life
 	wait := m.storeWait
 	for attempt := 1; ; attempt++ {
 		// A write the server has not acknowledged yet is queued, not

@@ -181,10 +181,14 @@ type Manager struct {
 	storeWait time.Duration
 	wg        sync.WaitGroup
 	closed    chan struct{}
-	once      sync.Once
-	kick      chan struct{} // asks Run for an early maintenance pass
-	ready     chan struct{} // closed once Run has subscribed
-	running   atomic.Bool
+	// life ends when the manager closes (endLife), for the waits of
+	// background work.
+	life    context.Context
+	endLife context.CancelFunc
+	once    sync.Once
+	kick    chan struct{} // asks Run for an early maintenance pass
+	ready   chan struct{} // closed once Run has subscribed
+	running atomic.Bool
 
 	results, heartbeats, events, dropped, storeErrors atomic.Uint64
 }
@@ -242,6 +246,7 @@ func New(ctx context.Context, o Options) (*Manager, error) {
 		storeWait: 100 * time.Millisecond,
 		ready:     make(chan struct{}),
 	}
+	m.life, m.endLife = context.WithCancel(context.Background())
 	js, err := jetstream.New(o.Conn,
 		jetstream.WithPublishAsyncMaxPending(1<<16),
 		jetstream.WithPublishAsyncTimeout(asyncTimeout),
@@ -360,6 +365,7 @@ func tokenSafe(s string) string {
 func (m *Manager) Close() {
 	m.once.Do(func() {
 		close(m.closed)
+		m.endLife()
 		// Stopping a watcher asks the server to drop its consumer; when
 		// a node of a cluster died, that request waits out its timeout.
 		// The server drops the consumers of a closed connection anyway,
