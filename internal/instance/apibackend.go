@@ -114,7 +114,7 @@ func (in *Instance) activeSnapshot() []manager.Active {
 	if in.snap != nil && (in.snapSeq == seq || time.Since(in.snapAt) < 250*time.Millisecond) {
 		return in.snap
 	}
-	all := manager.SortActive(in.mgr.Active(manager.Filter{}), func(a *manager.Active) time.Time { return a.Until })
+	all := in.mgr.ActiveBy(manager.Filter{}, func(a *manager.Active) time.Time { return a.Until })
 	in.snap, in.snapSeq, in.snapAt = all, seq, time.Now()
 	return all
 }
