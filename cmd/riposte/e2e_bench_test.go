@@ -184,6 +184,28 @@ func measureAttack(t *testing.T, interleaved bool) {
 	sample = append(sample, ips[n-50:]...)
 	elems := "{ " + strings.Join(sample, ", ") + " }"
 	var blocked time.Duration
+	// The stages, from the instance's counters: when every decision was
+	// made and when every run had ended.
+	stages := make(chan string, 1)
+	go func() {
+		cl := api.NewSocketClient(filepath.Join(dir, "riposte.sock"))
+		var decided time.Duration
+		for time.Since(last) < 60*time.Second {
+			var h health
+			if cl.Get(context.Background(), "/v1/health", &h) == nil {
+				if decided == 0 && h.Stats.Decisions >= n {
+					decided = time.Since(last)
+				}
+				if h.Stats.Runs >= n {
+					stages <- fmt.Sprintf("decisions all made %s, runs all ended %s after the last line",
+						decided.Round(time.Millisecond), time.Since(last).Round(time.Millisecond))
+					return
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		stages <- "stages not seen"
+	}()
 	inSet := func() int {
 		out, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "set", "inet", "riposte", "riposte_addr4").Output()
 		return strings.Count(string(out), "100.")
@@ -203,8 +225,8 @@ func measureAttack(t *testing.T, interleaved bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Logf("%d addresses × 8 lines written in %s; all blocked %s after the last line",
-		n, last.Sub(start).Round(time.Millisecond), blocked.Round(time.Millisecond))
+	t.Logf("%d addresses × 8 lines written in %s; all blocked %s after the last line (%s)",
+		n, last.Sub(start).Round(time.Millisecond), blocked.Round(time.Millisecond), <-stages)
 }
 
 // TestMeasureAPILoad runs a manager and, as separate processes, simulated
