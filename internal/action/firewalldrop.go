@@ -59,6 +59,26 @@ func (f *firewallDrop) Add(ctx context.Context, in *Input) error {
 	return b.add(ctx, p)
 }
 
+// addQueuer is a backend that can queue the block of a prefix with others
+// (see queuedAdder); queueAdd returns nil for a prefix it cannot queue.
+type addQueuer interface {
+	queueAdd(ctx context.Context, p netip.Prefix) (wait func() error)
+}
+
+// queueAdd queues the block of the source address, when the backend can
+// carry out many together (nftables), and returns the wait for it.
+func (f *firewallDrop) queueAdd(ctx context.Context, in *Input) (wait func() error) {
+	p, b, err := f.prepare(in)
+	if err != nil {
+		return func() error { return err }
+	}
+	q, ok := b.(addQueuer)
+	if !ok {
+		return nil
+	}
+	return q.queueAdd(ctx, p)
+}
+
 // Delete unblocks the source address and verifies the block is gone.
 // Deleting an address that is not blocked is not an error.
 func (f *firewallDrop) Delete(ctx context.Context, in *Input) error {
@@ -201,6 +221,7 @@ func netnsOf(r Runner) (string, error) {
 }
 
 var (
-	_ Action   = (*firewallDrop)(nil)
-	_ Verifier = (*firewallDrop)(nil)
+	_ Action      = (*firewallDrop)(nil)
+	_ Verifier    = (*firewallDrop)(nil)
+	_ queuedAdder = (*firewallDrop)(nil)
 )

@@ -59,6 +59,38 @@ func (b *nftBackend) addBatched(ctx context.Context, a netip.Addr) error {
 	}
 }
 
+// queueAdd queues the block of p, when it is a single address, without
+// starting a batch, and returns a function that waits for it; the first
+// waiter to find no batch running leads one, so that everything queued
+// meanwhile goes together. It returns nil for a CIDR block.
+func (b *nftBackend) queueAdd(ctx context.Context, p netip.Prefix) (wait func() error) {
+	p = nftPrefix(p)
+	if !p.IsSingleIP() {
+		return nil
+	}
+	req := &nftAddReq{addr: p.Addr(), timeout: b.timeout, done: make(chan struct{})}
+	b.qmu.Lock()
+	b.queue = append(b.queue, req)
+	b.qmu.Unlock()
+	return func() error {
+		b.qmu.Lock()
+		lead := !b.leading && len(b.queue) > 0
+		if lead {
+			b.leading = true
+		}
+		b.qmu.Unlock()
+		if lead {
+			b.lead(nil)
+		}
+		select {
+		case <-req.done:
+			return req.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // lead runs batches until mine is done (until the queue is empty when
 // mine is nil), then hands the lead on to a new goroutine if requests are
 // still queued, so that a caller does not wait for others' batches.

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -50,17 +49,27 @@ const maxInput = 64 << 10
 // returns.
 func Run(ctx context.Context, name string, env *Env, stdin io.Reader, stdout io.Writer) int {
 	defer env.flushLog()
+	act, code := build(name, env)
+	if act == nil {
+		return code
+	}
+	return run(ctx, act, env, stdin, stdout)
+}
+
+// build makes the action named name, or logs why it cannot and returns
+// the exit code.
+func build(name string, env *Env) (Action, int) {
 	f, ok := Lookup(name)
 	if !ok {
 		env.logf("Unknown action %q; known: %s", name, strings.Join(Names(), ", "))
-		return ExitInvalid
+		return nil, ExitInvalid
 	}
 	act := f(env)
 	if act == nil {
 		env.logf("Action %q is not available on this system", name)
-		return ExitInvalid
+		return nil, ExitInvalid
 	}
-	return run(ctx, act, env, stdin, stdout)
+	return act, ExitOK
 }
 
 // run is Run for an action already built.
@@ -73,61 +82,21 @@ func run(ctx context.Context, act Action, env *Env, stdin io.Reader, stdout io.W
 		env.logf("Cannot read input from stdin")
 		return ExitInvalid
 	}
-	logged := line
-	if _, secret := act.(secretArgs); secret {
-		logged = redactArgs(line)
-	}
-	env.logf("%s\n\n", logged)
-	in, err := ParseInput(line)
-	if err != nil {
-		env.logf("%s", err)
-		return ExitInvalid
-	}
-	keys, err := act.Keys(in)
-	if err != nil {
-		env.logf("%s", err)
-		return ExitInvalid
-	}
-	if in.Verb == Add && keys != nil {
-		cont, code := handshake(env, in, keys, br, stdout)
-		if !cont {
-			return code
+	j := prepare(act, env, line)
+	if j.needsAnswer() {
+		if cont, code := handshake(env, j.in, j.Keys, br, stdout); !cont {
+			j.finish(code)
+			return j.Code
 		}
 	}
-	if in.Verb == Add {
-		err = act.Add(ctx, in)
-	} else {
-		err = act.Delete(ctx, in)
-	}
-	if err != nil {
-		var ie *InputError
-		if errors.As(err, &ie) {
-			env.logf("%s", err)
-			return ExitInvalid
-		}
-		env.logf("Unable to run active response: %s: %v", in.Verb, err)
-		return ExitFailed
-	}
-	env.logf("Ended")
-	return ExitOK
+	j.Run(ctx)
+	return j.Code
 }
 
 // handshake sends check_keys and reads execd's answer. It reports whether
 // to go on, and the exit code otherwise.
 func handshake(env *Env, in *Input, keys []string, br *bufio.Reader, stdout io.Writer) (bool, int) {
-	msg, _ := json.Marshal(struct {
-		Version    int    `json:"version"`
-		Origin     origin `json:"origin"`
-		Command    string `json:"command"`
-		Parameters struct {
-			Keys []string `json:"keys"`
-		} `json:"parameters"`
-	}{
-		Version: 1, Origin: origin{Name: path.Base(strings.ReplaceAll(env.Program, `\`, "/")), Module: "active-response"},
-		Command: "check_keys", Parameters: struct {
-			Keys []string `json:"keys"`
-		}{keys},
-	})
+	msg := checkKeys(env, keys)
 	env.logf("%s", msg)
 	if _, err := fmt.Fprintf(stdout, "%s\n", msg); err != nil {
 		env.logf("Cannot write check_keys: %v", err)
@@ -165,6 +134,24 @@ func handshake(env *Env, in *Input, keys []string, br *bufio.Reader, stdout io.W
 	}
 	env.logf("Invalid value of 'command'")
 	return false, ExitInvalid
+}
+
+// checkKeys builds the check_keys line an action sends for keys.
+func checkKeys(env *Env, keys []string) []byte {
+	msg, _ := json.Marshal(struct {
+		Version    int    `json:"version"`
+		Origin     origin `json:"origin"`
+		Command    string `json:"command"`
+		Parameters struct {
+			Keys []string `json:"keys"`
+		} `json:"parameters"`
+	}{
+		Version: 1, Origin: origin{Name: path.Base(strings.ReplaceAll(env.Program, `\`, "/")), Module: "active-response"},
+		Command: "check_keys", Parameters: struct {
+			Keys []string `json:"keys"`
+		}{keys},
+	})
+	return msg
 }
 
 // secretArgs is implemented by actions whose extra arguments are secrets

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/riposte/riposte/internal/action"
@@ -29,16 +30,14 @@ func (x *Execd) actionEnv(executable string, timeout time.Duration) *action.Env 
 		Options: x.opts.Actions,
 		Timeout: timeout,
 		Root:    x.opts.ActionRoot,
+		Exec:    x.opts.ActionExec,
 		Shared:  &x.shared,
 	}
 }
 
-// launch starts a run: in-process when env is set, else the external
-// program. On failure it returns the status to record.
-func (x *Execd) launch(executable string, env *action.Env, wantStdout bool) (*proc, Status, error) {
-	if env != nil {
-		return startInproc(x.runCtx, executable, env, wantStdout), "", nil
-	}
+// launch starts an external program. On failure it returns the status to
+// record.
+func (x *Execd) launch(executable string, wantStdout bool) (*proc, Status, error) {
 	path, err := x.checkExecutable(executable)
 	if err != nil {
 		return nil, StatusNotFound, err
@@ -48,6 +47,91 @@ func (x *Execd) launch(executable string, env *action.Env, wantStdout bool) (*pr
 		return nil, StatusError, fmt.Errorf("could not start: %w", err)
 	}
 	return p, "", nil
+}
+
+// callAdd runs the add of a built-in action in this goroutine, with the
+// same messages, log lines, timer and result as a script's run, but with
+// the check_keys handshake answered by a function call instead of through
+// pipes.
+func (x *Execd) callAdd(req Request, env *action.Env, msg []byte, res Result) {
+	res.Builtin = true
+	res.Started = time.Now()
+	if !req.Accepted.IsZero() {
+		res.StartDelay = res.Started.Sub(req.Accepted)
+	}
+	ctx, cancel := context.WithTimeout(x.runCtx, x.opts.RunTimeout)
+	defer cancel()
+	var (
+		unlock   func()
+		verb     string
+		extended bool
+	)
+	code := action.Call(ctx, req.Executable, env, msg, func(keys []string) ([]byte, bool) {
+		res.Keys = normalizeKeys(keys)
+		if len(res.Keys) == 0 {
+			res.Note = "unusable check_keys line (no string keys); using the executable name as the key"
+		}
+		key := rkey(req.Executable, res.Keys)
+		verb = verbContinue
+		if req.Timeout > 0 {
+			res.Key = key
+			unlock = x.keys.lock(key)
+			verb, res.Timeout, extended = x.arm(req, key, msg, &res)
+			env.Timeout = res.Timeout
+		}
+		return withVerb(msg, verb), verb == verbContinue
+	})
+	if unlock != nil {
+		defer unlock()
+	}
+	if verb == "" && req.Timeout > 0 {
+		res.Note = "the script sent no check_keys line, so no delete will run for this response"
+	}
+	res.ExitCode = code
+	switch {
+	case ctx.Err() != nil && x.runCtx.Err() == nil:
+		res.Status = StatusKilled
+		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" still running after %s; stopped", x.opts.RunTimeout))
+		x.arlog("%s: stopped: still running after %s (request %s)", res.Program, x.opts.RunTimeout, req.ID)
+	case verb == verbAbort:
+		res.Status = StatusAborted
+	case code == action.ExitOK:
+		res.Status = StatusOK
+	default:
+		res.Status = StatusFailed
+		x.arlog("%s: exited with status %d (request %s)", res.Program, code, req.ID)
+	}
+	if extended {
+		// The block is already in place; give it its new lifetime (a kernel
+		// element timeout, for instance).
+		if err := x.refresh(req.Executable, msg, res.Timeout); err != nil {
+			res.Note = strings.TrimSpace(res.Note + " refreshing the active block failed: " + err.Error())
+		}
+	}
+	res.Duration = time.Since(res.Started)
+	x.report(res)
+}
+
+// callDelete runs the delete of e with a built-in action in this
+// goroutine and fills in res.
+func (x *Execd) callDelete(e *entry, env *action.Env, res *Result) {
+	res.Builtin = true
+	res.Started = time.Now()
+	ctx, cancel := context.WithTimeout(x.runCtx, x.opts.RunTimeout)
+	defer cancel()
+	res.ExitCode = action.Call(ctx, e.Executable, env, e.Delete, nil)
+	res.Duration = time.Since(res.Started)
+	switch {
+	case ctx.Err() != nil && x.runCtx.Err() == nil:
+		res.Status = StatusKilled
+		res.Note = fmt.Sprintf("delete still running after %s; stopped", x.opts.RunTimeout)
+		x.arlog("%s: delete stopped: still running after %s", res.Program, x.opts.RunTimeout)
+	case res.ExitCode == action.ExitOK:
+		res.Status = StatusOK
+	default:
+		res.Status = StatusFailed
+		x.arlog("%s: delete exited with status %d", res.Program, res.ExitCode)
+	}
 }
 
 // builtinAction returns the in-process action and the input of a stored

@@ -151,6 +151,11 @@ type Options struct {
 	// ActionRoot is the filesystem root the built-in actions see ("/" when
 	// empty); tests point it at a temporary directory.
 	ActionRoot string
+	// ActionExec runs the programs the built-in actions call, and decides
+	// the network namespace their netlink connections reach (see
+	// action.Env.Exec); nil runs them on this host. Tests point it into a
+	// network namespace.
+	ActionExec action.Runner
 	// NoBuiltins runs every executable as an external program, even the
 	// names of built-in actions.
 	NoBuiltins bool
@@ -203,6 +208,9 @@ type Execd struct {
 	queue   timerHeap
 	wake    chan struct{}
 	closed  bool
+
+	batchQueue []Request // adds waiting for the next batch
+	batching   bool      // a goroutine is running batches
 
 	runs   sync.WaitGroup
 	runCtx context.Context
@@ -345,8 +353,15 @@ var ErrClosed = errors.New("execd: closed")
 
 // Submit starts a request in the background; its result goes to OnResult.
 func (x *Execd) Submit(req Request) error {
+	batched := x.batched(req.Executable)
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if batched {
+		if !x.queueAdd(req) {
+			return ErrClosed
+		}
+		return nil
+	}
 	if !x.spawn(func() { x.runAdd(req) }) {
 		return ErrClosed
 	}
@@ -427,14 +442,17 @@ func (x *Execd) runAdd(req Request) {
 	res := Result{RequestID: req.ID, Command: req.Command, Program: program, Verb: verbAdd, ExitCode: -1}
 	msg := buildMessage(x.opts.NodeName, verbAdd, req.ExtraArgs, req.Alert, program)
 	env := x.actionEnv(req.Executable, req.Timeout)
-	p, status, err := x.launch(req.Executable, env, true)
+	if env != nil {
+		x.callAdd(req, env, msg, res)
+		return
+	}
+	p, status, err := x.launch(req.Executable, true)
 	if err != nil {
 		res.Status, res.Note = status, err.Error()
 		x.arlog("%s: not run: %v (request %s)", program, err, req.ID)
 		x.report(res)
 		return
 	}
-	res.Builtin = env != nil
 	res.Started = p.started
 	if !req.Accepted.IsZero() {
 		res.StartDelay = p.started.Sub(req.Accepted)
@@ -494,15 +512,11 @@ func (x *Execd) runAdd(req Request) {
 	res.Keys = keys
 	key := rkey(req.Executable, keys)
 	verb := verbContinue
-	extended := false
 	if req.Timeout > 0 {
 		res.Key = key
 		unlock := x.keys.lock(key)
 		defer unlock()
-		verb, res.Timeout, extended = x.arm(req, key, msg, &res)
-		if env != nil {
-			env.Timeout = res.Timeout // read by the action after our reply
-		}
+		verb, res.Timeout, _ = x.arm(req, key, msg, &res)
 	}
 	if err := p.write(withVerb(msg, verb)); err != nil {
 		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" could not write %s: %v", verb, err))
@@ -516,13 +530,6 @@ func (x *Execd) runAdd(req Request) {
 		res.Status = StatusKilled
 		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" still running after %s; killed with its process group", x.opts.RunTimeout))
 		x.arlog("%s: killed with its process group: still running after %s (request %s)", program, x.opts.RunTimeout, req.ID)
-	}
-	if extended && env != nil {
-		// The block is already in place; give it its new lifetime (a kernel
-		// element timeout, for instance) without a second handshake.
-		if err := x.refresh(req.Executable, msg, res.Timeout); err != nil {
-			res.Note = strings.TrimSpace(res.Note + " refreshing the active block failed: " + err.Error())
-		}
 	}
 	finish()
 }
@@ -538,19 +545,24 @@ func (x *Execd) arm(req Request, key string, msg []byte, res *Result) (verb stri
 	if count > 0 && timeout != req.Timeout {
 		x.log.Info("repeated offender", "key", key, "repeat", count, "timeout", timeout)
 	}
-	now := time.Now()
-	due := now.Add(timeout)
 	// The record is written after x.mu is released (the key lock still
 	// orders writes for this key), so that concurrent adds share one
 	// transaction instead of queueing behind each other's fsync.
-	var rec *timerRecord
-	defer func() {
-		if rec != nil {
-			x.persist(rec)
-		}
-	}()
 	x.mu.Lock()
-	defer x.mu.Unlock()
+	verb, timeout, extended, rec := x.armLocked(req, key, msg, res, timeout, time.Now())
+	x.mu.Unlock()
+	if rec != nil {
+		x.persist(rec)
+	}
+	return verb, timeout, extended
+}
+
+// armLocked is arm's work in memory, for a timeout the repeated-offender
+// ladder already set: it returns, besides arm's results, the timer record
+// to persist (nil when nothing changed). Callers hold x.mu and the key
+// lock.
+func (x *Execd) armLocked(req Request, key string, msg []byte, res *Result, timeout time.Duration, now time.Time) (verb string, eff time.Duration, extended bool, rec *timerRecord) {
+	due := now.Add(timeout)
 	if e, ok := x.entries[key]; ok {
 		if due.After(e.due) {
 			e.due = due
@@ -562,15 +574,14 @@ func (x *Execd) arm(req Request, key string, msg []byte, res *Result) (verb stri
 				heap.Push(&x.queue, e)
 			}
 			copied := e.timerRecord
-			rec = &copied
 			x.poke()
 			res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" already active; extended to %s", timeout))
-			return verbAbort, timeout, true
+			return verbAbort, timeout, true, &copied
 		}
 		// Unlike Wazuh, a re-trigger never shortens an active block: the
 		// longer deadline stays, and so does the timeout reported.
 		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" already active until %s; kept", e.Deadline.Format(time.RFC3339)))
-		return verbAbort, e.Timeout, false
+		return verbAbort, e.Timeout, false, nil
 	}
 	e := &entry{
 		timerRecord: timerRecord{
@@ -583,9 +594,8 @@ func (x *Execd) arm(req Request, key string, msg []byte, res *Result) (verb stri
 	x.entries[key] = e
 	heap.Push(&x.queue, e)
 	copied := e.timerRecord
-	rec = &copied
 	x.poke()
-	return verbContinue, timeout, false
+	return verbContinue, timeout, false, &copied
 }
 
 func (x *Execd) persist(r *timerRecord) {
@@ -634,13 +644,16 @@ func (x *Execd) deleteLocked(e *entry, note string) {
 	}()
 	x.log.Debug("running delete", "key", e.Key, "timeout", e.Timeout)
 	env := x.actionEnv(e.Executable, 0)
-	p, status, err := x.launch(e.Executable, env, false)
+	if env != nil {
+		x.callDelete(e, env, &res)
+		return
+	}
+	p, status, err := x.launch(e.Executable, false)
 	if err != nil {
 		res.Status, res.Note = status, err.Error()
 		x.arlog("%s: delete not run: %v", program, err)
 		return
 	}
-	res.Builtin = env != nil
 	res.Started = p.started
 	if err := p.write(e.Delete); err != nil && !errors.Is(err, io.ErrClosedPipe) {
 		res.Note = fmt.Sprintf("could not write the message: %v", err)

@@ -118,15 +118,27 @@ func parseKeys(line []byte) ([]string, error) {
 		if json.Unmarshal(raw, &s) != nil {
 			continue
 		}
-		if a, err := netip.ParseAddr(s); err == nil {
-			s = a.Unmap().String()
-		}
 		keys = append(keys, s)
 	}
+	keys = normalizeKeys(keys)
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%w: no string keys", errNotKeys)
 	}
 	return keys, nil
+}
+
+// normalizeKeys returns keys with IP addresses in their canonical form
+// (IPv4-mapped IPv6 as IPv4, canonical IPv6 text), so that different
+// spellings share one key.
+func normalizeKeys(keys []string) []string {
+	var out []string
+	for _, s := range keys {
+		if a, err := netip.ParseAddr(s); err == nil {
+			s = a.Unmap().String()
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // rkey is the dedupe and timer key of a response: the executable plus its

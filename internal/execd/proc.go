@@ -10,8 +10,6 @@ import (
 	"os/exec"
 	"sync"
 	"time"
-
-	"github.com/riposte/riposte/internal/action"
 )
 
 // maxKeysLine is the longest check_keys line read from a script.
@@ -107,41 +105,6 @@ func startProc(ctx context.Context, path, argv0, dir string, wantStdout bool) (*
 		close(p.done)
 	}()
 	return p, nil
-}
-
-// errKilled ends the pipes of a killed in-process run.
-var errKilled = errors.New("killed")
-
-// startInproc runs the built-in action name in a goroutine, behind pipes, as
-// if it were a script.
-func startInproc(ctx context.Context, name string, env *action.Env, wantStdout bool) *proc {
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
-	rctx, cancel := context.WithCancel(ctx)
-	p := &proc{stdin: inW, stderr: &tail{max: stderrTail}, done: make(chan struct{}), ctx: ctx, code: -1}
-	var out io.Writer = outW
-	if wantStdout {
-		p.stdout = outR
-		p.reader = bufio.NewReaderSize(outR, 4096)
-	} else {
-		out = io.Discard
-		outR.Close()
-	}
-	p.killFn = func() {
-		cancel()
-		inR.CloseWithError(errKilled)
-		outW.CloseWithError(errKilled)
-	}
-	p.started = time.Now()
-	go func() {
-		defer cancel()
-		code := action.Run(rctx, name, env, inR, out)
-		outW.Close()
-		inR.Close()
-		p.code = code
-		close(p.done)
-	}()
-	return p
 }
 
 // write sends one line to the script's stdin.

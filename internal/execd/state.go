@@ -75,6 +75,27 @@ func (s *store) putTimer(r *timerRecord) error {
 	})
 }
 
+// putTimers writes many timers in one commit.
+func (s *store) putTimers(rs []*timerRecord) error {
+	vs := make([][]byte, len(rs))
+	for i, r := range rs {
+		v, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		vs[i] = v
+	}
+	return s.group(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTimers)
+		for i, r := range rs {
+			if err := b.Put([]byte(r.Key), vs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func (s *store) deleteTimer(key string) error {
 	return s.group(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketTimers).Delete([]byte(key))
@@ -191,23 +212,63 @@ func (s *store) offense(key string, base time.Duration, ladder []int) (time.Dura
 	err := s.db.Batch(func(tx *bolt.Tx) error {
 		// Batch may run this again if a coalesced transaction fails: start
 		// from the base values each time.
-		timeout, count = base, 0
-		b := tx.Bucket(bucketOffenders)
-		v := b.Get([]byte(key))
-		if v == nil {
-			return b.Put([]byte(key), []byte("0"))
-		}
-		n, err := strconv.Atoi(string(v))
-		if err != nil {
-			n = 0
-		}
-		count = n + 1
-		if n < len(ladder) {
-			timeout = time.Duration(ladder[n]) * time.Minute
-			return b.Put([]byte(key), []byte(strconv.Itoa(n+1)))
-		}
-		timeout = time.Duration(ladder[len(ladder)-1]) * time.Minute
-		return nil
+		var err error
+		timeout, count, err = bumpOffense(tx.Bucket(bucketOffenders), key, base, ladder)
+		return err
 	})
 	return timeout, count, err
+}
+
+// offenseReq is one count of offenses, for offenses.
+type offenseReq struct {
+	key     string
+	base    time.Duration
+	ladder  []int
+	timeout time.Duration // out: the timeout to use
+	count   int           // out: the offense count before this one
+}
+
+// offenses is offense for many keys in one transaction, in order: a key
+// given twice counts twice.
+func (s *store) offenses(reqs []*offenseReq) error {
+	n := 0
+	for _, r := range reqs {
+		r.timeout, r.count = r.base, 0
+		if len(r.ladder) > 0 && r.ladder[0] > 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOffenders)
+		for _, r := range reqs {
+			if len(r.ladder) == 0 || r.ladder[0] <= 0 {
+				continue
+			}
+			var err error
+			if r.timeout, r.count, err = bumpOffense(b, r.key, r.base, r.ladder); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// bumpOffense counts one offense of key in b and returns the timeout and
+// the count before it.
+func bumpOffense(b *bolt.Bucket, key string, base time.Duration, ladder []int) (time.Duration, int, error) {
+	v := b.Get([]byte(key))
+	if v == nil {
+		return base, 0, b.Put([]byte(key), []byte("0"))
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil {
+		n = 0
+	}
+	if n < len(ladder) {
+		return time.Duration(ladder[n]) * time.Minute, n + 1, b.Put([]byte(key), []byte(strconv.Itoa(n+1)))
+	}
+	return time.Duration(ladder[len(ladder)-1]) * time.Minute, n + 1, nil
 }

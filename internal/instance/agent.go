@@ -247,7 +247,8 @@ func (r *recentRuns) add(res execd.Result) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.results = append(r.results, res)
-	if len(r.results) > maxRuns {
+	// Trimmed once per maxRuns adds, not on every add past maxRuns.
+	if len(r.results) >= 2*maxRuns {
 		r.results = append(r.results[:0], r.results[len(r.results)-maxRuns:]...)
 	}
 }
@@ -255,5 +256,5 @@ func (r *recentRuns) add(res execd.Result) {
 func (r *recentRuns) list() []execd.Result {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]execd.Result(nil), r.results...)
+	return append([]execd.Result(nil), r.results[max(0, len(r.results)-maxRuns):]...)
 }

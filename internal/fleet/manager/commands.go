@@ -423,9 +423,21 @@ func (m *Manager) runLocal(c fleet.Command, srcIP string) string {
 	return status
 }
 
-// LocalResult takes the result of a run on the manager host (000). It goes
-// through the audit stream like an agent's.
+// LocalResult takes the result of a run on the manager host (000). A
+// manager alone on its store (Options.Alone) applies it at once; managers
+// sharing a cluster pass it through the audit stream like an agent's, so
+// that each of them applies it.
 func (m *Manager) LocalResult(r fleet.Result) {
+	if m.o.Alone {
+		m.results.Add(1)
+		switch r.Kind {
+		case fleet.Ack:
+			m.applyAck(fleet.ManagerID, r)
+		case fleet.Run:
+			m.applyRun(fleet.ManagerID, r)
+		}
+		return
+	}
 	b, err := json.Marshal(r)
 	if err == nil {
 		_, err = m.js.PublishAsync(m.subj.Result(fleet.ManagerID), b)

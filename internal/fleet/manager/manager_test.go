@@ -680,9 +680,15 @@ func TestDroppedAndEvents(t *testing.T) {
 }
 
 func TestLocalResult(t *testing.T) {
+	for _, alone := range []bool{false, true} {
+		t.Run(fmt.Sprintf("alone=%v", alone), func(t *testing.T) { testLocalResult(t, alone) })
+	}
+}
+
+func testLocalResult(t *testing.T, alone bool) {
 	s := startServer(t, "")
 	var cmds = make(chan fleet.Command, 1)
-	m, _ := startManager(t, connect(t, s), Options{Local: func(c fleet.Command) error { cmds <- c; return nil }})
+	m, _ := startManager(t, connect(t, s), Options{Alone: alone, Local: func(c fleet.Command) error { cmds <- c; return nil }})
 	out := m.Dispatch(Dispatch{Name: "firewall-drop", Executable: "firewall-drop", Timeout: time.Hour, Targets: []string{"000"}, SrcIP: netip.MustParseAddr("203.0.113.9")})
 	if out["000"] != Sent {
 		t.Fatalf("Dispatch = %v", out)

@@ -1,0 +1,213 @@
+package execd
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/riposte/riposte/internal/action"
+)
+
+// Adds of built-in actions that can carry out many at once (firewall-drop
+// on nftables) do not get a goroutine each: they queue, and one goroutine
+// takes everything queued into a batch. A batch parses its messages, counts
+// repeat offenses in one transaction, arms its timers in one commit,
+// answers the check_keys handshakes, adds every block in one firewall
+// transaction and reports each result as a run of its own would, with the
+// same log lines. A request alone is a batch of one, at once; under a
+// burst, batches grow while the previous one runs.
+
+// maxBatch bounds the requests of one batch.
+const maxBatch = 4096
+
+// batched reports whether the adds of executable go through the batch.
+func (x *Execd) batched(executable string) bool {
+	return action.Queues(executable) && x.actionEnv(executable, 0) != nil
+}
+
+// queueAdd queues req for the next batch. Callers hold x.mu.
+func (x *Execd) queueAdd(req Request) bool {
+	if x.closed {
+		return false
+	}
+	x.batchQueue = append(x.batchQueue, req)
+	if !x.batching {
+		x.batching = x.spawn(x.runBatches)
+	}
+	return true
+}
+
+// runBatches carries out batches until the queue is empty.
+func (x *Execd) runBatches() {
+	for {
+		x.mu.Lock()
+		n := min(len(x.batchQueue), maxBatch)
+		if n == 0 {
+			x.batching = false
+			x.batchQueue = nil
+			x.mu.Unlock()
+			return
+		}
+		batch := slices.Clone(x.batchQueue[:n])
+		x.batchQueue = x.batchQueue[n:]
+		x.mu.Unlock()
+		x.runBatch(batch)
+	}
+}
+
+// batchItem is one request of a batch.
+type batchItem struct {
+	req      Request
+	msg      []byte
+	env      *action.Env
+	job      *action.Job
+	res      Result
+	verb     string // the check_keys answer, "" when none was asked
+	extended bool
+}
+
+// runBatch carries out the adds of reqs, as runAdd would one by one.
+func (x *Execd) runBatch(reqs []Request) {
+	started := time.Now()
+	ctx, cancel := context.WithTimeout(x.runCtx, x.opts.RunTimeout)
+	defer cancel()
+	envs := make(map[string]*action.Env)
+	items := make([]*batchItem, len(reqs))
+	for i, req := range reqs {
+		program := x.program(req.Executable)
+		it := &batchItem{req: req, res: Result{
+			RequestID: req.ID, Command: req.Command, Program: program, Verb: verbAdd,
+			ExitCode: -1, Builtin: true, Started: started,
+		}}
+		if !req.Accepted.IsZero() {
+			it.res.StartDelay = started.Sub(req.Accepted)
+		}
+		tmpl := envs[req.Executable]
+		if tmpl == nil {
+			tmpl = x.actionEnv(req.Executable, 0)
+			envs[req.Executable] = tmpl
+		}
+		env := *tmpl
+		env.Timeout = req.Timeout
+		it.env = &env
+		it.msg = buildMessage(x.opts.NodeName, verbAdd, req.ExtraArgs, req.Alert, program)
+		it.job = action.Prepare(req.Executable, it.env, it.msg)
+		items[i] = it
+	}
+	unlock := x.armBatch(items)
+	defer unlock()
+	jobs := make([]*action.Job, len(items))
+	for i, it := range items {
+		if it.verb != "" {
+			it.job.Answer(withVerb(it.msg, it.verb), it.verb == verbContinue)
+		}
+		jobs[i] = it.job
+	}
+	action.AddAll(ctx, jobs)
+	for _, it := range items {
+		if it.extended {
+			// The block is already in place; give it its new lifetime.
+			if err := x.refresh(it.req.Executable, it.msg, it.res.Timeout); err != nil {
+				it.res.Note = strings.TrimSpace(it.res.Note + " refreshing the active block failed: " + err.Error())
+			}
+		}
+	}
+	if err := x.opts.ARLog.Flush(); err != nil {
+		x.log.Warn("cannot write active-responses.log", "err", err)
+	}
+	for _, it := range items {
+		x.finishItem(ctx, it)
+	}
+}
+
+// armBatch takes the keys of the items that asked for a handshake, counts
+// their offenses and arms the timers of the stateful ones, as arm does for
+// one, and sets each item's answer. It returns the release of the key
+// locks it took.
+func (x *Execd) armBatch(items []*batchItem) (unlock func()) {
+	var (
+		unlocks []func()
+		locked  = make(map[string]bool)
+		armed   []*batchItem
+		counts  []*offenseReq
+	)
+	for _, it := range items {
+		if it.job.Done() || it.job.Keys == nil {
+			if !it.job.Done() && it.req.Timeout > 0 {
+				it.res.Note = "the script sent no check_keys line, so no delete will run for this response"
+			}
+			continue
+		}
+		it.res.Keys = normalizeKeys(it.job.Keys)
+		if len(it.res.Keys) == 0 {
+			it.res.Note = "unusable check_keys line (no string keys); using the executable name as the key"
+		}
+		it.verb = verbContinue
+		if it.req.Timeout <= 0 {
+			continue
+		}
+		key := rkey(it.req.Executable, it.res.Keys)
+		it.res.Key = key
+		if !locked[key] {
+			locked[key] = true
+			unlocks = append(unlocks, x.keys.lock(key))
+		}
+		armed = append(armed, it)
+		counts = append(counts, &offenseReq{key: key, base: it.req.Timeout, ladder: it.req.Ladder})
+	}
+	unlock = func() {
+		for _, u := range unlocks {
+			u()
+		}
+	}
+	if len(armed) == 0 {
+		return unlock
+	}
+	if err := x.store.offenses(counts); err != nil {
+		x.log.Error("repeated offenders: cannot update counts", "err", err)
+	}
+	var recs []*timerRecord
+	now := time.Now()
+	x.mu.Lock()
+	for i, it := range armed {
+		c := counts[i]
+		if c.count > 0 && c.timeout != c.base {
+			x.log.Info("repeated offender", "key", c.key, "repeat", c.count, "timeout", c.timeout)
+		}
+		var rec *timerRecord
+		it.verb, it.res.Timeout, it.extended, rec = x.armLocked(it.req, c.key, it.msg, &it.res, c.timeout, now)
+		it.env.Timeout = it.res.Timeout
+		if rec != nil {
+			recs = append(recs, rec)
+		}
+	}
+	x.mu.Unlock()
+	if err := x.store.putTimers(recs); err != nil {
+		x.log.Error("cannot persist timers", "count", len(recs), "err", err)
+	}
+	return unlock
+}
+
+// finishItem sets the status of a batch item and reports it.
+func (x *Execd) finishItem(ctx context.Context, it *batchItem) {
+	res := &it.res
+	code := it.job.Code
+	res.ExitCode = code
+	switch {
+	case ctx.Err() != nil && x.runCtx.Err() == nil && code != action.ExitOK:
+		res.Status = StatusKilled
+		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" still running after %s; stopped", x.opts.RunTimeout))
+		x.arlog("%s: stopped: still running after %s (request %s)", res.Program, x.opts.RunTimeout, it.req.ID)
+	case it.verb == verbAbort:
+		res.Status = StatusAborted
+	case code == action.ExitOK:
+		res.Status = StatusOK
+	default:
+		res.Status = StatusFailed
+		x.arlog("%s: exited with status %d (request %s)", res.Program, code, it.req.ID)
+	}
+	res.Duration = time.Since(res.Started)
+	x.report(*res)
+}
