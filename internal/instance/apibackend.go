@@ -106,17 +106,68 @@ func (b apiBackend) Active(q httpapi.ActiveQuery) ([]manager.Active, int) {
 	return out, total
 }
 
-// activeSnapshot returns every active response, soonest end first.
+// activeSnapshot returns every active response, soonest end first. The
+// list is rebuilt after a change, at most every 250 ms. A short list is
+// rebuilt by the request that finds it old; a long one (snapSyncMax
+// entries or more, which takes tens of milliseconds) is rebuilt in the
+// background while requests keep reading the previous list, and live views
+// are woken when the new one is ready, so that paging stays fast while a
+// large attack comes and goes.
 func (in *Instance) activeSnapshot() []manager.Active {
 	seq := in.chgSeq.Load()
+	s := in.snap.Load()
+	switch {
+	case s != nil && (s.seq == seq || time.Since(s.at) < snapInterval):
+		return s.list
+	case s != nil && len(s.list) >= in.snapSyncMax:
+		in.rebuildLater(s)
+		return s.list
+	}
 	in.snapMu.Lock()
 	defer in.snapMu.Unlock()
-	if in.snap != nil && (in.snapSeq == seq || time.Since(in.snapAt) < 250*time.Millisecond) {
-		return in.snap
+	if s := in.snap.Load(); s != nil && s.seq == in.chgSeq.Load() {
+		return s.list // built meanwhile
 	}
-	all := in.mgr.ActiveBy(manager.Filter{}, func(a *manager.Active) time.Time { return a.Until })
-	in.snap, in.snapSeq, in.snapAt = all, seq, time.Now()
-	return all
+	return in.rebuildSnapshot().list
+}
+
+// snapInterval is the shortest time between two rebuilds of the list of
+// active responses.
+const snapInterval = 250 * time.Millisecond
+
+// activeList is a sorted list of the active responses, as of change seq.
+type activeList struct {
+	list []manager.Active
+	seq  uint64
+	at   time.Time
+}
+
+// rebuildSnapshot builds the list anew. Callers hold snapMu.
+func (in *Instance) rebuildSnapshot() *activeList {
+	seq := in.chgSeq.Load()
+	s := &activeList{
+		list: in.mgr.ActiveBy(manager.Filter{}, func(a *manager.Active) time.Time { return a.Until }),
+		seq:  seq,
+		at:   time.Now(),
+	}
+	in.snap.Store(s)
+	return s
+}
+
+// rebuildLater rebuilds the list in the background, once snapInterval has
+// passed since old was built, unless a rebuild is already on its way; then
+// it wakes the live views, which read the list again.
+func (in *Instance) rebuildLater(old *activeList) {
+	if !in.snapBusy.CompareAndSwap(false, true) {
+		return
+	}
+	time.AfterFunc(max(0, snapInterval-time.Since(old.at)), func() {
+		in.snapMu.Lock()
+		in.rebuildSnapshot()
+		in.snapMu.Unlock()
+		in.snapBusy.Store(false)
+		in.wake()
+	})
 }
 
 // activeIn reports whether a response acts on an address inside p.
@@ -428,9 +479,14 @@ func (in *Instance) Changes() <-chan struct{} {
 	return in.chg.ch
 }
 
-// notify closes the channel of the current waiters.
+// notify counts a change and wakes the live views.
 func (in *Instance) notify() {
 	in.chgSeq.Add(1)
+	in.wake()
+}
+
+// wake closes the channel of the current waiters.
+func (in *Instance) wake() {
 	in.chg.mu.Lock()
 	if in.chg.ch != nil {
 		close(in.chg.ch)

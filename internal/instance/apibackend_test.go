@@ -2,12 +2,16 @@ package instance
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/riposte/riposte/internal/api"
+	"github.com/riposte/riposte/internal/fleet"
 	"github.com/riposte/riposte/internal/fleet/manager"
+	"github.com/riposte/riposte/internal/httpapi"
 )
 
 func TestParseAllowEntry(t *testing.T) {
@@ -57,5 +61,52 @@ func TestActiveIn(t *testing.T) {
 		if got := activeIn(tc.a, netip.MustParsePrefix(tc.prefix)); got != tc.want {
 			t.Errorf("activeIn(%v, %s) = %v", tc.a.Keys, tc.prefix, got)
 		}
+	}
+}
+
+// TestActiveSnapshotInBackground: a long list of active responses is
+// rebuilt in the background after a change, requests reading the previous
+// list meanwhile, and live views are woken when the new one is ready; a
+// short list is rebuilt by the request that finds it old.
+func TestActiveSnapshotInBackground(t *testing.T) {
+	in := startInstance(t, nil)
+	in.snapSyncMax = 3
+	b := apiBackend{Instance: in}
+	add := func(i int) {
+		now := time.Now()
+		in.mgr.LocalResult(fleet.Result{Kind: fleet.Run, Name: "firewall-drop", Executable: "firewall-drop", Verb: "add", Outcome: "ok",
+			Key: fmt.Sprintf("firewall-drop [\"192.0.2.%d\"]", i), Keys: []string{fmt.Sprintf("192.0.2.%d", i)},
+			Timeout: fleet.Duration(time.Hour), Started: now, Time: now})
+	}
+	count := func() int {
+		_, total := b.Active(httpapi.ActiveQuery{})
+		return total
+	}
+	for i := range 5 {
+		add(i)
+	}
+	if n := count(); n != 5 {
+		t.Fatalf("%d active, want 5", n)
+	}
+	time.Sleep(snapInterval)
+	add(5)
+	woken := in.Changes()
+	if n := count(); n != 5 {
+		t.Fatalf("the request rebuilt the long list itself: %d active", n)
+	}
+	select {
+	case <-woken:
+	case <-time.After(5 * time.Second):
+		t.Fatal("live views not woken after the rebuild")
+	}
+	if n := count(); n != 6 {
+		t.Fatalf("after the rebuild, %d active, want 6", n)
+	}
+
+	in.snapSyncMax = 1000
+	time.Sleep(snapInterval)
+	add(6)
+	if n := count(); n != 7 {
+		t.Fatalf("short list not rebuilt by the request: %d active, want 7", n)
 	}
 }

@@ -138,10 +138,11 @@ type Instance struct {
 	chgSeq  atomic.Uint64 // counts changes, for cached views
 	auditq  chan audit.Record
 
-	snapMu  sync.Mutex
-	snap    []manager.Active // sorted active responses, see activeSnapshot
-	snapSeq uint64
-	snapAt  time.Time
+	// The sorted list of active responses, see activeSnapshot.
+	snapMu      sync.Mutex // held while building it
+	snap        atomic.Pointer[activeList]
+	snapBusy    atomic.Bool // a rebuild is on its way
+	snapSyncMax int         // lists this long are rebuilt in the background
 
 	// The HTTPS API and the metrics.
 	metrics     *metrics.Metrics
@@ -181,7 +182,7 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Instance{cfg: cfg, layout: l, log: log, engine: engine, arlog: al, onResultHook: opts.OnResult, lock: lock, trail: audit.New(100000), auditq: make(chan audit.Record, 1<<16)}
+	in := &Instance{cfg: cfg, layout: l, log: log, engine: engine, arlog: al, onResultHook: opts.OnResult, lock: lock, trail: audit.New(100000), auditq: make(chan audit.Record, 1<<16), snapSyncMax: 5000}
 	in.metrics = in.newMetrics()
 	if len(cfg.LocalFiles) > 0 || opts.Manager {
 		if in.analysis, err = in.loadRuleset(); err != nil {
