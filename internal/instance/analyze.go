@@ -77,6 +77,8 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 		return fmt.Errorf("alerts.json: %w", err)
 	}
 	defer out.Close()
+	alerts := &alertsFile{f: out, log: in.log}
+	defer alerts.flush()
 
 	lines := in.events
 	var wg sync.WaitGroup
@@ -108,6 +110,14 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 		case <-ctx.Done():
 			return nil
 		case l = <-lines:
+		default:
+			// Nothing queued: what was written reaches the file now.
+			alerts.flush()
+			select {
+			case <-ctx.Done():
+				return nil
+			case l = <-lines:
+			}
 		}
 		res, err := eng.Process(sess, l.location, l.text)
 		if err != nil || res.Alert == nil || res.Rule == nil {
@@ -117,9 +127,7 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 			res.Alert = withAgent(res.Alert, in.managerName, l.agent)
 		}
 		if res.Rule.Level >= logAlertLevel {
-			if _, err := out.Write(append(res.Alert, '\n')); err != nil {
-				in.log.Error("cannot write alerts.json", "err", err)
-			}
+			alerts.write(res.Alert)
 		}
 		// Most alerts trigger no response: the rule alone says so, without
 		// reading the document back.
@@ -135,8 +143,47 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 			in.log.Error("analysis produced an unusable alert", "err", err)
 			continue
 		}
+		// The alert is in alerts.json before anything is done about it.
+		alerts.flush()
 		in.Ingest(ctx, []*alert.Alert{a}, api.IngestOptions{Source: "analysis"})
 	}
+}
+
+// alertsFile buffers the lines of alerts.json, so that a burst of alerts
+// takes few writes. It writes whole lines only: no alert is split between
+// two writes.
+type alertsFile struct {
+	f   *os.File
+	log *slog.Logger
+	buf []byte
+}
+
+// alertsBuffer is how many bytes of alerts wait for a write at most,
+// unless a single alert is longer.
+const alertsBuffer = 64 << 10
+
+// write adds an alert to the file.
+func (w *alertsFile) write(doc []byte) {
+	if len(w.buf) > 0 && len(w.buf)+len(doc)+1 > alertsBuffer {
+		w.flush()
+	}
+	w.buf = append(w.buf, doc...)
+	w.buf = append(w.buf, '\n')
+	if len(w.buf) >= alertsBuffer {
+		w.flush()
+	}
+}
+
+// flush writes the buffered alerts. Those a failed write did not write are
+// dropped, as an alert was when it could not be written.
+func (w *alertsFile) flush() {
+	if len(w.buf) == 0 {
+		return
+	}
+	if _, err := w.f.Write(w.buf); err != nil {
+		w.log.Error("cannot write alerts.json", "err", err)
+	}
+	w.buf = w.buf[:0]
 }
 
 // withAgent rewrites the agent part of an alert the engine built for this
