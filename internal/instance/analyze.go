@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/riposte/riposte/internal/alert"
 	"github.com/riposte/riposte/internal/analysis"
@@ -123,11 +124,16 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 		if err != nil || res.Alert == nil || res.Rule == nil {
 			continue
 		}
+		doc := res.Alert
+		var agent *fleet.Agent // the agent doc names, when not this host
 		if l.agent.ID != "" {
-			res.Alert = withAgent(res.Alert, in.managerName, l.agent)
+			var rewritten bool
+			if doc, rewritten = withAgent(doc, in.managerName, l.agent); rewritten {
+				agent = &l.agent
+			}
 		}
 		if res.Rule.Level >= logAlertLevel {
-			alerts.write(res.Alert)
+			alerts.write(doc)
 		}
 		// Most alerts trigger no response: the rule alone says so, without
 		// reading the document back.
@@ -138,7 +144,7 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 			in.metrics.Alert("analysis")
 			continue
 		}
-		a, err := alert.Parse(res.Alert)
+		a, err := resultAlert(res, doc, eng.ManagerName(), agent)
 		if err != nil {
 			in.log.Error("analysis produced an unusable alert", "err", err)
 			continue
@@ -186,15 +192,47 @@ func (w *alertsFile) flush() {
 	w.buf = w.buf[:0]
 }
 
+// resultAlert returns the alert of an analysis result whose document is
+// doc: res.Alert, with the agent part rewritten for agent when it is not
+// nil (see withAgent). It is what alert.Parse reads from doc, taken from
+// the result itself when the engine can tell.
+func resultAlert(res *analysis.Result, doc []byte, managerName string, agent *fleet.Agent) (*alert.Alert, error) {
+	if f, ok := alertFields(res, managerName, agent); ok {
+		return alert.FromFields(doc, f)
+	}
+	return alert.Parse(doc)
+}
+
+// alertFields returns the values of an analysis result's alert document
+// that an alert.Alert holds; ok is false when the result cannot tell them
+// all for certain. managerName and agent are as for resultAlert.
+func alertFields(res *analysis.Result, managerName string, agent *fleet.Agent) (f alert.Fields, ok bool) {
+	r := res.Rule
+	f = alert.Fields{ID: res.AlertID, RuleID: strconv.Itoa(r.ID), RuleLevel: r.Level, RuleGroups: r.AlertGroups(),
+		RuleOptions: r.Options, AgentID: alert.ManagerID, AgentName: managerName}
+	if agent != nil {
+		f.AgentID, f.AgentName = agent.ID, agent.Name
+	}
+	if res.AlertID == "" || !utf8.ValidString(f.AgentName) {
+		return f, false
+	}
+	var okIP, okSrc, okUser bool
+	f.WinIPAddress, okIP = res.Event.AlertData("win.eventdata.ipAddress")
+	f.SrcIP, okSrc = res.Event.AlertData("srcip")
+	f.DstUser, okUser = res.Event.AlertData("dstuser")
+	return f, okIP && okSrc && okUser
+}
+
 // withAgent rewrites the agent part of an alert the engine built for this
 // host ("agent":{"id":"000","name":host}) to name the agent that collected
-// the line, as Wazuh's alerts do.
-func withAgent(doc []byte, host string, a fleet.Agent) []byte {
+// the line, as Wazuh's alerts do. It reports whether it found the part to
+// rewrite; doc is returned unchanged when it did not.
+func withAgent(doc []byte, host string, a fleet.Agent) ([]byte, bool) {
 	name, _ := json.Marshal(host)
 	old := append(append([]byte(`"agent":{"id":"000","name":`), name...), '}')
 	i := bytes.Index(doc, old)
 	if i < 0 {
-		return doc
+		return doc, false
 	}
 	part := map[string]string{"id": a.ID, "name": a.Name}
 	if len(a.Last.Addresses) > 0 {
@@ -207,7 +245,7 @@ func withAgent(doc []byte, host string, a fleet.Agent) []byte {
 	out = append(out, doc[:i]...)
 	out = append(out, `"agent":`...)
 	out = append(out, b...)
-	return append(out, doc[i+len(old):]...)
+	return append(out, doc[i+len(old):]...), true
 }
 
 // collector reads <localfile> sources for an instance or an agent.
