@@ -119,6 +119,82 @@ func Parse(b []byte) (*Alert, error) {
 	return a, nil
 }
 
+// Fields are the values of an alert document that an Alert holds, for
+// producers of documents that know them without reading the document back.
+// A string is empty when its field is absent or null.
+type Fields struct {
+	// ID is id.
+	ID string
+	// RuleID is rule.id as text.
+	RuleID string
+	// RuleLevel is rule.level.
+	RuleLevel int
+	// RuleGroups is rule.groups as a JSON decoder reads it: nil when the
+	// document has none, empty when it has an empty list.
+	RuleGroups []string
+	// RuleOptions is rule.options.
+	RuleOptions []string
+	// AgentID is agent.id as written, before padding.
+	AgentID string
+	// AgentName is agent.name.
+	AgentName string
+	// WinIPAddress is data.win.eventdata.ipAddress.
+	WinIPAddress string
+	// SrcIP is data.srcip.
+	SrcIP string
+	// SourceIP is source.ip.
+	SourceIP string
+	// DstUser is data.dstuser.
+	DstUser string
+	// UserName is user.name.
+	UserName string
+}
+
+// FromFields returns the Alert that Parse returns for the document raw
+// whose values are f, without decoding raw. raw must be one JSON object,
+// compact as json.Compact leaves it, holding exactly f's values, with
+// strings where Fields has strings; it becomes Alert.Raw unchanged.
+// FromFields checks the size and the values as Parse does: rule.id must be
+// a rule number, rule.level a level from 0 to 20 and agent.id, when
+// present, an agent number.
+func FromFields(raw []byte, f Fields) (*Alert, error) {
+	if len(raw) > MaxSize {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(raw), MaxSize)
+	}
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, errors.New("alert is not a JSON object")
+	}
+	if f.RuleID == "" {
+		return nil, &FieldError{"rule.id", "missing"}
+	}
+	if !digits(f.RuleID) {
+		return nil, &FieldError{"rule.id", fmt.Sprintf("%q is not a rule number", f.RuleID)}
+	}
+	if f.RuleLevel < 0 || f.RuleLevel > 20 {
+		return nil, &FieldError{"rule.level", fmt.Sprintf("%d is not a level from 0 to 20", f.RuleLevel)}
+	}
+	a := &Alert{Raw: raw, ID: f.ID, RuleID: f.RuleID, RuleLevel: f.RuleLevel, RuleGroups: f.RuleGroups,
+		NoAR: listsNoAR(f.RuleOptions), AgentID: ManagerID, AgentName: f.AgentName, DstUser: f.DstUser}
+	if f.AgentID != "" {
+		if !digits(f.AgentID) {
+			return nil, &FieldError{"agent.id", fmt.Sprintf("%q is not an agent number", f.AgentID)}
+		}
+		a.AgentID = PadID(f.AgentID)
+	}
+	for _, c := range [...]struct{ field, value string }{
+		{"data.win.eventdata.ipAddress", f.WinIPAddress}, {"data.srcip", f.SrcIP}, {"source.ip", f.SourceIP},
+	} {
+		if c.value != "" {
+			a.SrcIP, a.SrcIPField = c.value, c.field
+			break
+		}
+	}
+	if a.DstUser == "" {
+		a.DstUser = f.UserName
+	}
+	return a, nil
+}
+
 func (a *Alert) fill(d *doc) error {
 	var err error
 	if a.ID, err = scalar("id", d.ID); err != nil {
@@ -237,6 +313,9 @@ func (a *Alert) GroupString() string {
 // PadID zero-pads a numeric agent id to at least three digits, as Wazuh
 // prints agent ids ("1" → "001").
 func PadID(id string) string {
+	if len(id) == 3 || len(id) > 3 && id[0] != '0' {
+		return id // as it would come back
+	}
 	id = strings.TrimLeft(id, "0")
 	for len(id) < 3 {
 		id = "0" + id
@@ -293,6 +372,16 @@ func str(field string, raw json.RawMessage) (string, error) {
 	return s, nil
 }
 
+// listsNoAR reports whether a list of rule options contains no_ar.
+func listsNoAR(options []string) bool {
+	for _, o := range options {
+		if strings.TrimSpace(o) == "no_ar" {
+			return true
+		}
+	}
+	return false
+}
+
 // hasNoAR reports whether rule.options (a string or a list of strings)
 // contains no_ar.
 func hasNoAR(raw json.RawMessage) bool {
@@ -301,12 +390,7 @@ func hasNoAR(raw json.RawMessage) bool {
 	}
 	var list []string
 	if json.Unmarshal(raw, &list) == nil {
-		for _, o := range list {
-			if strings.TrimSpace(o) == "no_ar" {
-				return true
-			}
-		}
-		return false
+		return listsNoAR(list)
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {

@@ -2,6 +2,7 @@ package alert
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -158,5 +159,81 @@ func TestSourceIP(t *testing.T) {
 	}
 	if _, err := SourceIP([]byte(`{"data":{"srcip":[1]}}`)); err == nil {
 		t.Error("a srcip that is not a string accepted")
+	}
+}
+
+// TestFromFields checks that FromFields returns what Parse reads from a
+// document holding the given values, and refuses what Parse refuses.
+func TestFromFields(t *testing.T) {
+	for _, tc := range []struct {
+		doc string
+		f   Fields
+	}{
+		{`{"rule":{"level":10,"id":"5763","groups":["syslog","sshd"]},"agent":{"id":"000","name":"mgr"},"id":"1.2","data":{"srcip":"203.0.113.7","dstuser":"root"}}`,
+			Fields{ID: "1.2", RuleID: "5763", RuleLevel: 10, RuleGroups: []string{"syslog", "sshd"}, AgentID: "000", AgentName: "mgr",
+				SrcIP: "203.0.113.7", DstUser: "root"}},
+		{`{"rule":{"level":0,"id":"1","groups":[],"options":["no_full_log"," no_ar"]},"agent":{"id":"7","ip":"::1","name":"web"}}`,
+			Fields{RuleID: "1", RuleGroups: []string{}, RuleOptions: []string{"no_full_log", " no_ar"}, AgentID: "7", AgentName: "web"}},
+		{`{"rule":{"level":5,"id":"60122"},"data":{"srcip":"1.1.1.1","win":{"eventdata":{"ipAddress":"192.0.2.9"}}}}`,
+			Fields{RuleID: "60122", RuleLevel: 5, WinIPAddress: "192.0.2.9", SrcIP: "1.1.1.1"}},
+		{`{"rule":{"level":5,"id":"1"},"data":{"srcip":"","win":{"eventdata":{"ipAddress":""}},"dstuser":""},"source":{"ip":"2001:db8::1"},"user":{"name":"eve"}}`,
+			Fields{RuleID: "1", RuleLevel: 5, SourceIP: "2001:db8::1", UserName: "eve"}},
+		{`{"rule":{"level":20,"id":"100"},"data":{"dstuser":"bob"},"user":{"name":"eve"}}`,
+			Fields{RuleID: "100", RuleLevel: 20, DstUser: "bob", UserName: "eve"}},
+	} {
+		want, err := Parse([]byte(tc.doc))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.doc, err)
+		}
+		got, err := FromFields([]byte(tc.doc), tc.f)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.doc, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("FromFields:\n got %+v\nwant %+v", got, want)
+		}
+	}
+
+	ok := Fields{RuleID: "1", RuleLevel: 3}
+	doc := []byte(`{"rule":{"id":"1","level":3}}`)
+	for _, tc := range []struct {
+		name string
+		doc  []byte
+		edit func(*Fields)
+		err  string
+	}{
+		{"no rule id", doc, func(f *Fields) { f.RuleID = "" }, "rule.id: missing"},
+		{"bad rule id", doc, func(f *Fields) { f.RuleID = "-1" }, "rule.id"},
+		{"level below 0", doc, func(f *Fields) { f.RuleLevel = -1 }, "rule.level"},
+		{"level above 20", doc, func(f *Fields) { f.RuleLevel = 21 }, "rule.level"},
+		{"bad agent", doc, func(f *Fields) { f.AgentID = "../x" }, "agent.id"},
+		{"not an object", []byte(`[1]`), func(*Fields) {}, "not a JSON object"},
+		{"empty", nil, func(*Fields) {}, "not a JSON object"},
+		{"too large", []byte(`{"full_log":"` + strings.Repeat("a", MaxSize) + `"}`), func(*Fields) {}, "too large"},
+	} {
+		f := ok
+		tc.edit(&f)
+		if _, err := FromFields(tc.doc, f); err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.err)
+		}
+	}
+	var fe *FieldError
+	if _, err := FromFields(doc, Fields{RuleID: "1", RuleLevel: 3, AgentID: "x"}); !errors.As(err, &fe) || fe.Field != "agent.id" {
+		t.Errorf("bad agent id: %v", err)
+	}
+}
+
+func TestPadID(t *testing.T) {
+	slow := func(id string) string {
+		id = strings.TrimLeft(id, "0")
+		for len(id) < 3 {
+			id = "0" + id
+		}
+		return id
+	}
+	for _, id := range []string{"", "0", "00", "000", "0000", "1", "01", "001", "0001", "12", "123", "1234", "01234", "100", "1000", "ab", "0ab", "abc", "00abc"} {
+		if got, want := PadID(id), slow(id); got != want {
+			t.Errorf("PadID(%q) = %q, want %q", id, got, want)
+		}
 	}
 }

@@ -140,6 +140,25 @@ func appendEscaped(b []byte, s string) []byte {
 	return append(b, s[start:]...)
 }
 
+// decodedString is s as a JSON decoder reads it back from appendString:
+// every byte that is not part of valid UTF-8 is U+FFFD.
+func decodedString(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var sb strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			sb.WriteRune(utf8.RuneError)
+		} else {
+			sb.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return sb.String()
+}
+
 func appendStrings(b []byte, ss []string) []byte {
 	b = append(b, '[')
 	for i, s := range ss {
@@ -185,6 +204,7 @@ type alertParts struct {
 	desc   []descSeg // description template; nil when it is in head
 	mid    []byte    // `,"id":"N"` [mitre] `,"firedtimes":`
 	tail   []byte    // `,"mail":...` groups, compliance, options
+	groups []string  // rule.groups as a reader decodes them (never nil)
 	simple bool      // desc can be escaped piecewise (see prepareAlert)
 }
 
@@ -222,6 +242,17 @@ func splitDescription(d string) []descSeg {
 
 // prepareAlert renders r's static alert parts.
 func (r *Rule) prepareAlert() { r.alert = r.alertParts() }
+
+// AlertGroups returns rule.groups of r's alerts as a JSON decoder reads
+// them: Groups without the compliance groups (pci_dss_..., gdpr_..., ...),
+// which alerts list apart; empty, not nil, when none is left. The slice is
+// shared: callers must not modify it.
+func (r *Rule) AlertGroups() []string {
+	if r.alert != nil {
+		return r.alert.groups
+	}
+	return r.alertParts().groups
+}
 
 // alertParts renders the static parts of r's alerts.
 func (r *Rule) alertParts() *alertParts {
@@ -265,6 +296,10 @@ func (r *Rule) alertParts() *alertParts {
 	p.tail = strconv.AppendBool(p.tail, r.mail)
 	p.tail = append(p.tail, `,"groups":`...)
 	p.tail = appendStrings(p.tail, r.plainGroups)
+	p.groups = make([]string, len(r.plainGroups))
+	for i, g := range r.plainGroups {
+		p.groups[i] = decodedString(g)
+	}
 	for _, c := range r.compliance {
 		p.tail = append(p.tail, ',')
 		p.tail = appendString(p.tail, c.key)
@@ -382,8 +417,9 @@ func alertSize(ev *Event, r *Rule, p *alertParts, agent []byte) int {
 // would take it past the bound are left out (the first is always kept).
 const maxPreviousOutput = 64 << 10
 
-// alertJSON renders the alert in the shape of Wazuh's alerts.json.
-func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time, prev []*Event) []byte {
+// alertJSON renders the alert in the shape of Wazuh's alerts.json and
+// returns it with its id.
+func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time, prev []*Event) (doc []byte, id string) {
 	p := r.alert
 	if p == nil { // a rule Load did not prepare
 		p = r.alertParts()
@@ -434,9 +470,11 @@ func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time, prev []
 	b = append(b, p.tail...)
 	b = append(b, agent...)
 	b = append(b, '"')
+	idStart := len(b)
 	b = strconv.AppendInt(b, now.Unix(), 10)
 	b = append(b, '.')
 	b = strconv.AppendUint(b, e.seq.Add(1), 10)
+	id = string(b[idStart:])
 	b = append(b, '"')
 	if len(prev) > 0 {
 		// The earlier events a correlation counted, newest first, one a
@@ -493,7 +531,7 @@ func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time, prev []
 	}
 	b = append(b, `,"location":`...)
 	b = appendString(b, ev.Location)
-	return append(b, '}')
+	return append(b, '}'), id
 }
 
 // appendFullLog appends FullLog escaped for JSON. It remembers when the

@@ -43,6 +43,10 @@ func (e *Engine) NumDecoders() int { return e.decoders.count }
 // NumRules counts the distinct rules loaded.
 func (e *Engine) NumRules() int { return len(e.byID) }
 
+// ManagerName is the agent.name and manager.name of the alerts
+// (Options.ManagerName, or its default).
+func (e *Engine) ManagerName() string { return e.opts.ManagerName }
+
 // Rule returns the rule with an id.
 func (e *Engine) Rule(id int) *Rule { return e.byID[id] }
 
@@ -126,6 +130,8 @@ type Result struct {
 	// rule matched, the level is below Options.MinAlertLevel or the rule
 	// has no_log.
 	Alert []byte
+	// AlertID is the id of Alert ("<epoch>.<sequence>"), "" without one.
+	AlertID string
 }
 
 func (e *Engine) clock() time.Time {
@@ -206,7 +212,7 @@ func (e *Engine) Process(sess *Session, location, line string) (*Result, error) 
 		if st.prevRule != nil && slices.Contains(chain, st.prevRule) {
 			prev = st.previous()
 		}
-		res.Alert = e.alertJSON(ev, r, res.FiredTimes, st.time(), prev)
+		res.Alert, res.AlertID = e.alertJSON(ev, r, res.FiredTimes, st.time(), prev)
 	}
 	return res, nil
 }

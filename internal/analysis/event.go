@@ -1,5 +1,10 @@
 package analysis
 
+import (
+	"strings"
+	"unicode/utf8"
+)
+
 // Field is one decoded field: a static name (srcip, dstuser, ...) or a
 // dynamic one (dotted for JSON input).
 type Field struct {
@@ -70,4 +75,54 @@ func (e *Event) DecoderName() string {
 		return ""
 	}
 	return e.decoder.Name
+}
+
+// AlertData returns the string that the "data" object of the event's alert
+// document holds at a dotted path ("srcip", "win.eventdata.ipAddress"), ""
+// when nothing is there, for readers that would otherwise decode the
+// document. ok is false when a reader such as encoding/json could find
+// something else: a value there that is not a string (an object, a JSON
+// array), a member on the way that is not an object, text that is not
+// valid UTF-8 (the document carries U+FFFD for it), or a member whose name
+// differs from a step of the path but may match it all the same
+// (encoding/json matches names regardless of case, and folds some
+// non-ASCII letters onto ASCII ones).
+func (e *Event) AlertData(path string) (v string, ok bool) {
+	for i := range e.Fields {
+		f := &e.Fields[i]
+		name, rest := f.Name, path
+		for {
+			step, nameRest, nameMore := strings.Cut(name, ".")
+			want, pathRest, pathMore := strings.Cut(rest, ".")
+			if step != want {
+				if strings.EqualFold(step, want) || !ascii(step) {
+					return "", false
+				}
+				break // a member elsewhere
+			}
+			if nameMore != pathMore {
+				// A value where the path needs an object, or the
+				// reverse.
+				return "", false
+			}
+			if !nameMore {
+				if f.raw || !utf8.ValidString(f.Value) {
+					return "", false
+				}
+				v = f.Value // the last of a repeated name is rendered
+				break
+			}
+			name, rest = nameRest, pathRest
+		}
+	}
+	return v, true
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

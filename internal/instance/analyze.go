@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/riposte/riposte/internal/alert"
 	"github.com/riposte/riposte/internal/analysis"
@@ -77,6 +78,8 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 		return fmt.Errorf("alerts.json: %w", err)
 	}
 	defer out.Close()
+	alerts := &alertsFile{f: out, log: in.log}
+	defer alerts.flush()
 
 	lines := in.events
 	var wg sync.WaitGroup
@@ -108,18 +111,29 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 		case <-ctx.Done():
 			return nil
 		case l = <-lines:
+		default:
+			// Nothing queued: what was written reaches the file now.
+			alerts.flush()
+			select {
+			case <-ctx.Done():
+				return nil
+			case l = <-lines:
+			}
 		}
 		res, err := eng.Process(sess, l.location, l.text)
 		if err != nil || res.Alert == nil || res.Rule == nil {
 			continue
 		}
+		doc := res.Alert
+		var agent *fleet.Agent // the agent doc names, when not this host
 		if l.agent.ID != "" {
-			res.Alert = withAgent(res.Alert, in.managerName, l.agent)
+			var rewritten bool
+			if doc, rewritten = withAgent(doc, in.managerName, l.agent); rewritten {
+				agent = &l.agent
+			}
 		}
 		if res.Rule.Level >= logAlertLevel {
-			if _, err := out.Write(append(res.Alert, '\n')); err != nil {
-				in.log.Error("cannot write alerts.json", "err", err)
-			}
+			alerts.write(doc)
 		}
 		// Most alerts trigger no response: the rule alone says so, without
 		// reading the document back.
@@ -130,24 +144,95 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 			in.metrics.Alert("analysis")
 			continue
 		}
-		a, err := alert.Parse(res.Alert)
+		a, err := resultAlert(res, doc, eng.ManagerName(), agent)
 		if err != nil {
 			in.log.Error("analysis produced an unusable alert", "err", err)
 			continue
 		}
+		// The alert is in alerts.json before anything is done about it.
+		alerts.flush()
 		in.Ingest(ctx, []*alert.Alert{a}, api.IngestOptions{Source: "analysis"})
 	}
 }
 
+// alertsFile buffers the lines of alerts.json, so that a burst of alerts
+// takes few writes. It writes whole lines only: no alert is split between
+// two writes.
+type alertsFile struct {
+	f   *os.File
+	log *slog.Logger
+	buf []byte
+}
+
+// alertsBuffer is how many bytes of alerts wait for a write at most,
+// unless a single alert is longer.
+const alertsBuffer = 64 << 10
+
+// write adds an alert to the file.
+func (w *alertsFile) write(doc []byte) {
+	if len(w.buf) > 0 && len(w.buf)+len(doc)+1 > alertsBuffer {
+		w.flush()
+	}
+	w.buf = append(w.buf, doc...)
+	w.buf = append(w.buf, '\n')
+	if len(w.buf) >= alertsBuffer {
+		w.flush()
+	}
+}
+
+// flush writes the buffered alerts. Those a failed write did not write are
+// dropped, as an alert was when it could not be written.
+func (w *alertsFile) flush() {
+	if len(w.buf) == 0 {
+		return
+	}
+	if _, err := w.f.Write(w.buf); err != nil {
+		w.log.Error("cannot write alerts.json", "err", err)
+	}
+	w.buf = w.buf[:0]
+}
+
+// resultAlert returns the alert of an analysis result whose document is
+// doc: res.Alert, with the agent part rewritten for agent when it is not
+// nil (see withAgent). It is what alert.Parse reads from doc, taken from
+// the result itself when the engine can tell.
+func resultAlert(res *analysis.Result, doc []byte, managerName string, agent *fleet.Agent) (*alert.Alert, error) {
+	if f, ok := alertFields(res, managerName, agent); ok {
+		return alert.FromFields(doc, f)
+	}
+	return alert.Parse(doc)
+}
+
+// alertFields returns the values of an analysis result's alert document
+// that an alert.Alert holds; ok is false when the result cannot tell them
+// all for certain. managerName and agent are as for resultAlert.
+func alertFields(res *analysis.Result, managerName string, agent *fleet.Agent) (f alert.Fields, ok bool) {
+	r := res.Rule
+	f = alert.Fields{ID: res.AlertID, RuleID: strconv.Itoa(r.ID), RuleLevel: r.Level, RuleGroups: r.AlertGroups(),
+		RuleOptions: r.Options, AgentID: alert.ManagerID, AgentName: managerName}
+	if agent != nil {
+		f.AgentID, f.AgentName = agent.ID, agent.Name
+	}
+	if res.AlertID == "" || !utf8.ValidString(f.AgentName) {
+		return f, false
+	}
+	var okIP, okSrc, okUser bool
+	f.WinIPAddress, okIP = res.Event.AlertData("win.eventdata.ipAddress")
+	f.SrcIP, okSrc = res.Event.AlertData("srcip")
+	f.DstUser, okUser = res.Event.AlertData("dstuser")
+	return f, okIP && okSrc && okUser
+}
+
 // withAgent rewrites the agent part of an alert the engine built for this
 // host ("agent":{"id":"000","name":host}) to name the agent that collected
-// the line, as Wazuh's alerts do.
-func withAgent(doc []byte, host string, a fleet.Agent) []byte {
+// the line, as Wazuh's alerts do. It reports whether it found the part to
+// rewrite; doc is returned unchanged when it did not.
+func withAgent(doc []byte, host string, a fleet.Agent) ([]byte, bool) {
 	name, _ := json.Marshal(host)
 	old := append(append([]byte(`"agent":{"id":"000","name":`), name...), '}')
 	i := bytes.Index(doc, old)
 	if i < 0 {
-		return doc
+		return doc, false
 	}
 	part := map[string]string{"id": a.ID, "name": a.Name}
 	if len(a.Last.Addresses) > 0 {
@@ -160,7 +245,7 @@ func withAgent(doc []byte, host string, a fleet.Agent) []byte {
 	out = append(out, doc[:i]...)
 	out = append(out, `"agent":`...)
 	out = append(out, b...)
-	return append(out, doc[i+len(old):]...)
+	return append(out, doc[i+len(old):]...), true
 }
 
 // collector reads <localfile> sources for an instance or an agent.

@@ -48,7 +48,10 @@ func TestFleetResult(t *testing.T) {
 
 func TestWithAgent(t *testing.T) {
 	doc := []byte(`{"rule":{"id":"5712"},"agent":{"id":"000","name":"mgr \"x\""},"id":"1.2","location":"/var/log/auth.log"}`)
-	got := withAgent(doc, `mgr "x"`, fleet.Agent{ID: "007", Name: "web", RegisteredIP: "10.0.0.7"})
+	got, rewritten := withAgent(doc, `mgr "x"`, fleet.Agent{ID: "007", Name: "web", RegisteredIP: "10.0.0.7"})
+	if !rewritten {
+		t.Error("withAgent reports the agent part not found")
+	}
 	var v struct {
 		Agent    map[string]string `json:"agent"`
 		Location string            `json:"location"`
@@ -59,7 +62,7 @@ func TestWithAgent(t *testing.T) {
 	if v.Agent["id"] != "007" || v.Agent["name"] != "web" || v.Agent["ip"] != "10.0.0.7" || v.Location != "/var/log/auth.log" {
 		t.Errorf("withAgent = %s", got)
 	}
-	if other := withAgent(doc, "someone else", fleet.Agent{ID: "007"}); string(other) != string(doc) {
+	if other, rewritten := withAgent(doc, "someone else", fleet.Agent{ID: "007"}); rewritten || string(other) != string(doc) {
 		t.Errorf("a document without this host's agent part changed: %s", other)
 	}
 }
