@@ -142,9 +142,9 @@ func measureAttack(t *testing.T, interleaved bool) {
 	if fetch := profiler(t, dir, fmt.Sprint(interleaved)); fetch != nil {
 		// A CPU profile of the instance during the attack, a dump of its
 		// goroutines two seconds in, a trace, and its metrics at the end.
-		go fetch(0, "/debug/pprof/profile?seconds=3", "")
-		go fetch(2*time.Second, "/debug/pprof/goroutine?debug=1", ".goroutines")
-		go fetch(500*time.Millisecond, "/debug/pprof/trace?seconds=3", ".trace")
+		go fetch(0, "/debug/pprof/profile?seconds=2", "")
+		go fetch(time.Second, "/debug/pprof/goroutine?debug=1", ".goroutines")
+		go fetch(200*time.Millisecond, "/debug/pprof/trace?seconds=1", ".trace")
 		t.Cleanup(func() { fetch(0, "/metrics", ".metrics") })
 	}
 	const n = 10000

@@ -22,9 +22,18 @@ import (
 // maxBatch bounds the requests of one batch.
 const maxBatch = 4096
 
-// batched reports whether the adds of executable go through the batch.
-func (x *Execd) batched(executable string) bool {
-	return action.Queues(executable) && x.actionEnv(executable, 0) != nil
+// queueable lists the built-in actions whose adds go through the batch.
+func queueable(opts Options) map[string]bool {
+	q := make(map[string]bool)
+	if opts.NoBuiltins {
+		return q
+	}
+	for _, name := range action.Names() {
+		if action.Queues(name) {
+			q[name] = true
+		}
+	}
+	return q
 }
 
 // queueAdd queues req for the next batch. Callers hold x.mu.
@@ -74,8 +83,8 @@ func (x *Execd) runBatch(reqs []Request) {
 	ctx, cancel := context.WithTimeout(x.runCtx, x.opts.RunTimeout)
 	defer cancel()
 	envs := make(map[string]*action.Env)
-	items := make([]*batchItem, len(reqs))
-	for i, req := range reqs {
+	items := make([]*batchItem, 0, len(reqs))
+	for _, req := range reqs {
 		program := x.program(req.Executable)
 		it := &batchItem{req: req, res: Result{
 			RequestID: req.ID, Command: req.Command, Program: program, Verb: verbAdd,
@@ -84,17 +93,24 @@ func (x *Execd) runBatch(reqs []Request) {
 		if !req.Accepted.IsZero() {
 			it.res.StartDelay = started.Sub(req.Accepted)
 		}
-		tmpl := envs[req.Executable]
-		if tmpl == nil {
+		tmpl, seen := envs[req.Executable]
+		if !seen {
 			tmpl = x.actionEnv(req.Executable, 0)
 			envs[req.Executable] = tmpl
+		}
+		if tmpl == nil {
+			// An operator's file of that name overrides the built-in.
+			x.mu.Lock()
+			x.spawn(func() { x.runAdd(req) })
+			x.mu.Unlock()
+			continue
 		}
 		env := *tmpl
 		env.Timeout = req.Timeout
 		it.env = &env
 		it.msg = buildMessage(x.opts.NodeName, verbAdd, req.ExtraArgs, req.Alert, program)
 		it.job = action.Prepare(req.Executable, it.env, it.msg)
-		items[i] = it
+		items = append(items, it)
 	}
 	unlock := x.armBatch(items)
 	defer unlock()

@@ -101,3 +101,20 @@ func BenchmarkBurst(b *testing.B) {
 		})
 	}
 }
+
+// TestOverrideOfQueuedAction: an operator's file named like a built-in
+// whose adds go through the batch (firewall-drop) runs instead of it.
+func TestOverrideOfQueuedAction(t *testing.T) {
+	dir := t.TempDir()
+	script(t, dir, "firewall-drop", "read -r line\necho external > \"$0.ran\"\n")
+	x, rec, _ := start(t, dir, Options{})
+	r := req("firewall-drop", 0)
+	x.Submit(r)
+	res := rec.next(t, 5*time.Second)
+	if res.Builtin || res.Status != StatusOK {
+		t.Fatalf("%+v", res)
+	}
+	if _, err := os.Stat(filepath.Join(dir, BinDir, "firewall-drop.ran")); err != nil {
+		t.Fatal("operator's script did not run")
+	}
+}

@@ -209,8 +209,9 @@ type Execd struct {
 	wake    chan struct{}
 	closed  bool
 
-	batchQueue []Request // adds waiting for the next batch
-	batching   bool      // a goroutine is running batches
+	queueable  map[string]bool // built-ins whose adds go through the batch
+	batchQueue []Request       // adds waiting for the next batch
+	batching   bool            // a goroutine is running batches
 
 	runs   sync.WaitGroup
 	runCtx context.Context
@@ -262,6 +263,8 @@ func Open(opts Options) (*Execd, error) {
 		bsem:    make(chan struct{}, opts.MaxBuiltin),
 		entries: make(map[string]*entry),
 		wake:    make(chan struct{}, 1),
+
+		queueable: queueable(opts),
 	}
 	x.runCtx, x.stop = context.WithCancel(context.Background())
 	recs, err := st.timers()
@@ -353,10 +356,9 @@ var ErrClosed = errors.New("execd: closed")
 
 // Submit starts a request in the background; its result goes to OnResult.
 func (x *Execd) Submit(req Request) error {
-	batched := x.batched(req.Executable)
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if batched {
+	if x.queueable[req.Executable] {
 		if !x.queueAdd(req) {
 			return ErrClosed
 		}

@@ -103,6 +103,19 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 	}
 	defer wg.Wait()
 
+	// Analysis and what follows it (alerts.json, decisions, dispatch) are
+	// two stages, each with a goroutine of its own, so that a burst of
+	// attacks is analysed while earlier alerts are answered. The second
+	// stage takes the alerts in the order of the lines.
+	found := make(chan analyzed, 4096)
+	var answered sync.WaitGroup
+	answered.Add(1)
+	go func() {
+		defer answered.Done()
+		in.answer(ctx, found, alerts)
+	}()
+	defer answered.Wait()
+
 	// lines is never closed: agents' events may arrive at any time.
 	sess := analysis.NewSession()
 	for {
@@ -111,19 +124,12 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 		case <-ctx.Done():
 			return nil
 		case l = <-lines:
-		default:
-			// Nothing queued: what was written reaches the file now.
-			alerts.flush()
-			select {
-			case <-ctx.Done():
-				return nil
-			case l = <-lines:
-			}
 		}
 		res, err := eng.Process(sess, l.location, l.text)
 		if err != nil || res.Alert == nil || res.Rule == nil {
 			continue
 		}
+		var next analyzed
 		doc := res.Alert
 		var agent *fleet.Agent // the agent doc names, when not this host
 		if l.agent.ID != "" {
@@ -133,7 +139,7 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 			}
 		}
 		if res.Rule.Level >= logAlertLevel {
-			alerts.write(doc)
+			next.doc = doc
 		}
 		// Most alerts trigger no response: the rule alone says so, without
 		// reading the document back.
@@ -142,16 +148,63 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 		if len(in.engine.Match(&pre)) == 0 {
 			in.accepted.Add(1)
 			in.metrics.Alert("analysis")
-			continue
-		}
-		a, err := resultAlert(res, doc, eng.ManagerName(), agent)
-		if err != nil {
+		} else if next.alert, err = resultAlert(res, doc, eng.ManagerName(), agent); err != nil {
 			in.log.Error("analysis produced an unusable alert", "err", err)
+		}
+		if next.doc == nil && next.alert == nil {
 			continue
 		}
-		// The alert is in alerts.json before anything is done about it.
-		alerts.flush()
-		in.Ingest(ctx, []*alert.Alert{a}, api.IngestOptions{Source: "analysis"})
+		select {
+		case found <- next:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// analyzed is what analysis found in one line, for the second stage.
+type analyzed struct {
+	doc   []byte       // the alert's line in alerts.json; nil below logAlertLevel
+	alert *alert.Alert // the alert to answer; nil when no response may match
+}
+
+// answer is the second stage of analysis: it writes the alerts to
+// alerts.json and hands those that may trigger a response to Ingest, an
+// alert always reaching the file before anything is done about it. When
+// ctx ends it writes the alerts still queued, without answering them.
+func (in *Instance) answer(ctx context.Context, found <-chan analyzed, alerts *alertsFile) {
+	defer alerts.flush()
+	for {
+		var a analyzed
+		select {
+		case <-ctx.Done():
+			for {
+				select {
+				case a := <-found:
+					if a.doc != nil {
+						alerts.write(a.doc)
+					}
+				default:
+					return
+				}
+			}
+		case a = <-found:
+		default:
+			// Nothing queued: what was written reaches the file now.
+			alerts.flush()
+			select {
+			case <-ctx.Done():
+				continue
+			case a = <-found:
+			}
+		}
+		if a.doc != nil {
+			alerts.write(a.doc)
+		}
+		if a.alert != nil {
+			alerts.flush()
+			in.Ingest(ctx, []*alert.Alert{a.alert}, api.IngestOptions{Source: "analysis"})
+		}
 	}
 }
 

@@ -206,10 +206,11 @@ func (m *Manager) Dispatch(d Dispatch) map[string]string {
 			ExtraArgs: d.ExtraArgs, Alert: d.Alert, Ladder: ladder,
 		})
 	}
-	if len(cmds) > 0 {
+	if i := slices.IndexFunc(cmds, func(c fleet.Command) bool { return c.Agent != fleet.ManagerID }); i >= 0 {
 		// Every command of a dispatch has the same size but for the agent
-		// id; an agent drops what exceeds fleet.MaxMessage.
-		if b, err := json.Marshal(cmds[0]); err != nil || len(b)+16 > fleet.MaxMessage {
+		// id; an agent drops what exceeds fleet.MaxMessage. A command for
+		// this host does not travel.
+		if b, err := json.Marshal(cmds[i]); err != nil || len(b)+16 > fleet.MaxMessage {
 			out := make(map[string]string, len(targets))
 			for _, id := range targets {
 				out[id] = TooLarge
