@@ -113,7 +113,6 @@ func (x *Execd) runBatch(reqs []Request) {
 		items = append(items, it)
 	}
 	unlock := x.armBatch(items)
-	defer unlock()
 	jobs := make([]*action.Job, len(items))
 	for i, it := range items {
 		if it.verb != "" {
@@ -130,11 +129,25 @@ func (x *Execd) runBatch(reqs []Request) {
 			}
 		}
 	}
-	if err := x.opts.ARLog.Flush(); err != nil {
-		x.log.Warn("cannot write active-responses.log", "err", err)
+	// The results are reported, and the keys released, while the next
+	// batch gets ready; one batch's reports at a time.
+	late := ctx.Err() != nil && x.runCtx.Err() == nil
+	report := func() {
+		defer unlock()
+		if err := x.opts.ARLog.Flush(); err != nil {
+			x.log.Warn("cannot write active-responses.log", "err", err)
+		}
+		for _, it := range items {
+			x.finishItem(it, late)
+		}
 	}
-	for _, it := range items {
-		x.finishItem(ctx, it)
+	<-x.reporting
+	done := func() { report(); x.reporting <- struct{}{} }
+	x.mu.Lock()
+	spawned := x.spawn(done)
+	x.mu.Unlock()
+	if !spawned {
+		done()
 	}
 }
 
@@ -206,13 +219,13 @@ func (x *Execd) armBatch(items []*batchItem) (unlock func()) {
 	return unlock
 }
 
-// finishItem sets the status of a batch item and reports it.
-func (x *Execd) finishItem(ctx context.Context, it *batchItem) {
+// finishItem sets the status of a batch item and reports it; late tells that the batch ran out of time.
+func (x *Execd) finishItem(it *batchItem, late bool) {
 	res := &it.res
 	code := it.job.Code
 	res.ExitCode = code
 	switch {
-	case ctx.Err() != nil && x.runCtx.Err() == nil && code != action.ExitOK:
+	case late && code != action.ExitOK:
 		res.Status = StatusKilled
 		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" still running after %s; stopped", x.opts.RunTimeout))
 		x.arlog("%s: stopped: still running after %s (request %s)", res.Program, x.opts.RunTimeout, it.req.ID)

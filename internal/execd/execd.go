@@ -212,6 +212,7 @@ type Execd struct {
 	queueable  map[string]bool // built-ins whose adds go through the batch
 	batchQueue []Request       // adds waiting for the next batch
 	batching   bool            // a goroutine is running batches
+	reporting  chan struct{}   // holds a token unless a batch's results are being reported
 
 	runs   sync.WaitGroup
 	runCtx context.Context
@@ -265,7 +266,9 @@ func Open(opts Options) (*Execd, error) {
 		wake:    make(chan struct{}, 1),
 
 		queueable: queueable(opts),
+		reporting: make(chan struct{}, 1),
 	}
+	x.reporting <- struct{}{}
 	x.runCtx, x.stop = context.WithCancel(context.Background())
 	recs, err := st.timers()
 	if err != nil {

@@ -170,43 +170,55 @@ type analyzed struct {
 
 // answer is the second stage of analysis: it writes the alerts to
 // alerts.json and hands those that may trigger a response to Ingest, an
-// alert always reaching the file before anything is done about it. When
-// ctx ends it writes the alerts still queued, without answering them.
+// alert always reaching the file before anything is done about it. It
+// takes what is queued at once, up to maxAnswered, so that a burst costs
+// one write and one Ingest per handful of alerts. When ctx ends it writes
+// the alerts still queued, without answering them.
 func (in *Instance) answer(ctx context.Context, found <-chan analyzed, alerts *alertsFile) {
 	defer alerts.flush()
+	var answer []*alert.Alert
+	take := func(a analyzed) {
+		if a.doc != nil {
+			alerts.write(a.doc)
+		}
+		if a.alert != nil {
+			answer = append(answer, a.alert)
+		}
+	}
 	for {
-		var a analyzed
 		select {
 		case <-ctx.Done():
 			for {
 				select {
 				case a := <-found:
-					if a.doc != nil {
-						alerts.write(a.doc)
-					}
+					take(a)
 				default:
 					return
 				}
 			}
-		case a = <-found:
-		default:
-			// Nothing queued: what was written reaches the file now.
-			alerts.flush()
+		case a := <-found:
+			take(a)
+		}
+	more:
+		for len(answer) < maxAnswered {
 			select {
-			case <-ctx.Done():
-				continue
-			case a = <-found:
+			case a := <-found:
+				take(a)
+			default:
+				break more
 			}
 		}
-		if a.doc != nil {
-			alerts.write(a.doc)
+		alerts.flush()
+		if len(answer) > 0 && ctx.Err() == nil {
+			in.Ingest(ctx, answer, api.IngestOptions{Source: "analysis"})
 		}
-		if a.alert != nil {
-			alerts.flush()
-			in.Ingest(ctx, []*alert.Alert{a.alert}, api.IngestOptions{Source: "analysis"})
-		}
+		clear(answer)
+		answer = answer[:0]
 	}
 }
+
+// maxAnswered bounds the alerts answer hands to Ingest at once.
+const maxAnswered = 256
 
 // alertsFile buffers the lines of alerts.json, so that a burst of alerts
 // takes few writes. It writes whole lines only: no alert is split between
