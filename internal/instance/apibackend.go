@@ -114,7 +114,7 @@ func (b apiBackend) Active(q httpapi.ActiveQuery) ([]manager.Active, int) {
 // are woken when the new one is ready, so that paging stays fast while a
 // large attack comes and goes.
 func (in *Instance) activeSnapshot() []manager.Active {
-	seq := in.chgSeq.Load()
+	seq := in.mgr.ActiveVersion()
 	s := in.snap.Load()
 	switch {
 	case s != nil && (s.seq == seq || time.Since(s.at) < snapInterval):
@@ -125,7 +125,7 @@ func (in *Instance) activeSnapshot() []manager.Active {
 	}
 	in.snapMu.Lock()
 	defer in.snapMu.Unlock()
-	if s := in.snap.Load(); s != nil && s.seq == in.chgSeq.Load() {
+	if s := in.snap.Load(); s != nil && s.seq == in.mgr.ActiveVersion() {
 		return s.list // built meanwhile
 	}
 	return in.rebuildSnapshot().list
@@ -135,7 +135,8 @@ func (in *Instance) activeSnapshot() []manager.Active {
 // active responses.
 const snapInterval = 250 * time.Millisecond
 
-// activeList is a sorted list of the active responses, as of change seq.
+// activeList is a sorted list of the active responses, as of version seq
+// of the manager's (Manager.ActiveVersion).
 type activeList struct {
 	list []manager.Active
 	seq  uint64
@@ -144,7 +145,7 @@ type activeList struct {
 
 // rebuildSnapshot builds the list anew. Callers hold snapMu.
 func (in *Instance) rebuildSnapshot() *activeList {
-	seq := in.chgSeq.Load()
+	seq := in.mgr.ActiveVersion()
 	s := &activeList{
 		list: in.mgr.ActiveBy(manager.Filter{}, func(a *manager.Active) time.Time { return a.Until }),
 		seq:  seq,
@@ -166,7 +167,7 @@ func (in *Instance) rebuildLater(old *activeList) {
 		in.rebuildSnapshot()
 		in.snapMu.Unlock()
 		in.snapBusy.Store(false)
-		in.wake()
+		in.notify()
 	})
 }
 
@@ -479,14 +480,9 @@ func (in *Instance) Changes() <-chan struct{} {
 	return in.chg.ch
 }
 
-// notify counts a change and wakes the live views.
+// notify wakes the live views: it closes the channel of the current
+// waiters.
 func (in *Instance) notify() {
-	in.chgSeq.Add(1)
-	in.wake()
-}
-
-// wake closes the channel of the current waiters.
-func (in *Instance) wake() {
 	in.chg.mu.Lock()
 	if in.chg.ch != nil {
 		close(in.chg.ch)

@@ -135,7 +135,6 @@ type Instance struct {
 	allowed map[string]httpapi.AllowEntry
 	allowKV jetstream.KeyValue
 	chg     changes
-	chgSeq  atomic.Uint64 // counts changes, for cached views
 	auditq  chan audit.Record
 
 	// The sorted list of active responses, see activeSnapshot.

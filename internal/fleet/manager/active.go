@@ -75,6 +75,10 @@ func (m *Manager) Active(f Filter) []Active {
 	return m.ActiveBy(f, func(a *Active) time.Time { return a.Added })
 }
 
+// ActiveVersion counts the changes to the active responses, so that a
+// list of them can be kept until the next change.
+func (m *Manager) ActiveVersion() uint64 { return m.activeVer.Load() }
+
 // ActiveBy lists the active responses f selects, ordered by the time by
 // gives (ties by ID).
 func (m *Manager) ActiveBy(f Filter, by func(*Active) time.Time) []Active {
@@ -127,6 +131,7 @@ func (m *Manager) applyActive(e jetstream.KeyValueEntry) {
 	if isDelete(e) {
 		if cur != nil && cur.rev != 0 && e.Revision() > cur.rev {
 			delete(m.active, e.Key())
+			m.activeVer.Add(1)
 		}
 		return
 	}
@@ -138,6 +143,7 @@ func (m *Manager) applyActive(e jetstream.KeyValueEntry) {
 		return
 	}
 	m.active[a.ID] = &activeEntry{a: a, rev: e.Revision()}
+	m.activeVer.Add(1)
 }
 
 // putActive returns the write of a; m.mu must be held to call it, not to
@@ -183,6 +189,7 @@ func (m *Manager) applyRunState(agent string, r fleet.Result, srcIP string) func
 			m.active[id] = e
 		}
 		e.a = a
+		m.activeVer.Add(1)
 		return m.putActive(a)
 	case r.Verb == "delete":
 		switch r.Outcome {
@@ -195,6 +202,7 @@ func (m *Manager) applyRunState(agent string, r fleet.Result, srcIP string) func
 			return nil
 		}
 		delete(m.active, id)
+		m.activeVer.Add(1)
 		return func() { m.fireAndForget(m.purgeAsync(fleet.BucketActive, id)) }
 	}
 	return nil
@@ -217,6 +225,7 @@ func (m *Manager) extendActive(agent, key string, until time.Time) func() {
 		return nil
 	}
 	e.a.Until = until.UTC()
+	m.activeVer.Add(1)
 	return m.putActive(e.a)
 }
 
@@ -229,6 +238,7 @@ func (m *Manager) sweepActive() {
 	for id, e := range m.active {
 		if now.Sub(e.a.Until) > activeGrace {
 			delete(m.active, id)
+			m.activeVer.Add(1)
 			gone = append(gone, id)
 		}
 	}

@@ -168,6 +168,7 @@ type Manager struct {
 	agents    map[string]*agentEntry
 	cmds      map[string]map[string]*cmdEntry // agent → command id → entry
 	active    map[string]*activeEntry         // Active.ID → entry
+	activeVer atomic.Uint64                   // counts changes to active
 	offenders map[string]Offender             // the counts, following the offenders bucket
 	maxID     int                             // highest agent id known
 
