@@ -354,6 +354,10 @@ func TestMeasureAPILoad(t *testing.T) {
 		// landing, then for the count to stop moving.
 		return page.Total > 0 && time.Since(stable) > 3*time.Second
 	})
+	if fetch := profiler(t, dir, "pages"); fetch != nil {
+		go fetch(100*time.Millisecond, "/debug/pprof/profile?seconds=1", "")
+		go fetch(100*time.Millisecond, "/debug/pprof/trace?seconds=1", ".trace")
+	}
 	t.Logf("%d active responses; pages of 50 from 10 clients: %s", page.Total, runLoad("pages", "--clients", "10", "--requests", "500", "--limit", "50"))
 	t.Logf("manager resident memory with %d active responses: %s", page.Total, rss())
 }

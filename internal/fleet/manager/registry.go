@@ -194,14 +194,19 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 func (m *Manager) Agents() []AgentStatus {
 	now := m.o.Now()
 	m.mu.RLock()
-	out := make([]AgentStatus, 0, len(m.agents)+1)
+	defer m.mu.RUnlock()
+	// Sorted as pointers: an AgentStatus is large to swap.
+	es := make([]*agentEntry, 0, len(m.agents))
 	for _, e := range m.agents {
+		es = append(es, e)
+	}
+	slices.SortFunc(es, func(a, b *agentEntry) int { return cmpID(a.a.ID, b.a.ID) })
+	out := make([]AgentStatus, 0, len(es)+1)
+	out = append(out, AgentStatus{Agent: fleet.Agent{ID: fleet.ManagerID, Name: m.o.Node, LastSeen: now}, Status: StatusActive})
+	for _, e := range es {
 		out = append(out, AgentStatus{Agent: e.a, Status: m.statusOf(e, now)})
 	}
-	m.mu.RUnlock()
-	slices.SortFunc(out, func(a, b AgentStatus) int { return cmpID(a.ID, b.ID) })
-	self := AgentStatus{Agent: fleet.Agent{ID: fleet.ManagerID, Name: m.o.Node, LastSeen: now}, Status: StatusActive}
-	return append([]AgentStatus{self}, out...)
+	return out
 }
 
 // cmpID orders agent ids numerically.
