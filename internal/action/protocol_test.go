@@ -56,7 +56,9 @@ func drive(t *testing.T, act Action, input, reply string) (int, string, string) 
 		outW.Close()
 	}()
 	var printed strings.Builder
+	read := make(chan struct{})
 	go func() {
+		defer close(read)
 		inW.Write([]byte(input + "\n"))
 		br := bufio.NewReader(outR)
 		line, err := br.ReadString('\n')
@@ -68,6 +70,7 @@ func drive(t *testing.T, act Action, input, reply string) (int, string, string) 
 	}()
 	code := <-done
 	inW.Close()
+	<-read
 	b, _ := os.ReadFile(path)
 	return code, printed.String(), string(b)
 }
