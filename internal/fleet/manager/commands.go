@@ -133,6 +133,23 @@ type cmdEntry struct {
 	rev uint64
 	// sentSeq numbers its last send among the manager's (Manager.sends).
 	sentSeq uint64
+	// unwritten: the record's first write is deferred (see storeDefer);
+	// a final status written before then takes its place.
+	unwritten bool
+}
+
+// A command sent to a connected agent usually has its result within tens
+// of milliseconds. Its record is written storeDefer after it was sent,
+// unless its final status came first: then only that is written, one
+// write instead of two. The command is in memory meanwhile, which is what
+// sends it again and expires it; a command for an agent not connected is
+// written at once.
+const storeDefer = 250 * time.Millisecond
+
+// deferredWrite is a command whose record is written at due.
+type deferredWrite struct {
+	e   *cmdEntry
+	due time.Time
 }
 
 func cmdKey(agent, id string) string { return agent + "." + id }
@@ -270,34 +287,23 @@ func (m *Manager) issue(cmds []fleet.Command, srcIPs []string) map[string]string
 		}
 		e := &cmdEntry{rec: CommandRecord{Command: c, Status: CmdPending, SrcIP: srcIP, Node: m.o.Node}}
 		out[c.Agent] = Queued
+		m.cmdMap(c.Agent)[c.ID] = e
 		if connected {
 			e.rec.Sent, e.rec.Sends = now, 1
 			m.sends++
 			e.sentSeq = m.sends
 			send = append(send, c)
 			out[c.Agent] = Sent
+			e.unwritten = true
+			m.deferred = append(m.deferred, deferredWrite{e, now.Add(storeDefer)})
+		} else {
+			stored = append(stored, e)
 		}
-		m.cmdMap(c.Agent)[c.ID] = e
-		stored = append(stored, e)
 		records = append(records, Record{Kind: "command", Agent: c.Agent, CommandID: c.ID, Name: c.Name, Note: string(c.Kind) + " " + out[c.Agent]})
 	}
 	writes := m.commandWrites(stored, now)
 	m.mu.Unlock()
-	if len(stored) > 0 {
-		// Not under m.mu: a full window of asynchronous writes waits
-		// for acknowledgements, whose handler takes m.mu.
-		futs, errs := m.putCommands(writes, false)
-		select {
-		case <-m.closed:
-			// Closing: Close waits a moment for the writes itself.
-		default:
-			m.wg.Add(1)
-			go func() {
-				defer m.wg.Done()
-				m.confirmStored(stored, futs, errs, now)
-			}()
-		}
-	}
+	m.store(stored, writes, now)
 
 	for i := range send {
 		m.publish(&send[i])
@@ -316,6 +322,54 @@ func (m *Manager) issue(cmds []fleet.Command, srcIPs []string) map[string]string
 		m.record(r)
 	}
 	return out
+}
+
+// store starts the writes of the entries' records and confirms them in
+// the background.
+func (m *Manager) store(entries []*cmdEntry, writes []cmdWrite, now time.Time) {
+	if len(entries) == 0 {
+		return
+	}
+	// Not under m.mu: a full window of asynchronous writes waits for
+	// acknowledgements, whose handler takes m.mu.
+	futs, errs := m.putCommands(writes, false)
+	select {
+	case <-m.closed:
+		// Closing: Close waits a moment for the writes itself.
+	default:
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.confirmStored(entries, futs, errs, now)
+		}()
+	}
+}
+
+// storeDeferred writes the records whose deferred write is due (every
+// one, with all set) and that no final status has written meanwhile.
+func (m *Manager) storeDeferred(all bool) {
+	now := m.o.Now()
+	m.mu.Lock()
+	n := len(m.deferred)
+	if !all {
+		n, _ = slices.BinarySearchFunc(m.deferred, now, func(d deferredWrite, t time.Time) int {
+			if d.due.After(t) {
+				return 1
+			}
+			return -1
+		})
+	}
+	var entries []*cmdEntry
+	for _, d := range m.deferred[:n] {
+		if d.e.unwritten {
+			d.e.unwritten = false
+			entries = append(entries, d.e)
+		}
+	}
+	m.deferred = slices.Delete(m.deferred, 0, n)
+	writes := m.commandWrites(entries, now)
+	m.mu.Unlock()
+	m.store(entries, writes, now)
 }
 
 // cmdWrite is the write of one command's record.
@@ -575,6 +629,7 @@ func (m *Manager) finish(ctx context.Context, entries []*cmdEntry, status, kind,
 		}
 		prev := e.rec.Note
 		e.rec.Status, e.rec.Finished, e.rec.Note = status, now, note
+		e.unwritten = false // this write takes the place of the deferred one
 		jobs = append(jobs, job{e, e.rec, e.rev, prev})
 	}
 	m.mu.Unlock()
@@ -753,6 +808,7 @@ func (m *Manager) applyAck(agent string, r fleet.Result) {
 			// written now.
 			if agent != fleet.ManagerID && (status != CmdAccepted || extend != nil) {
 				b, _ = json.Marshal(e.rec)
+				e.unwritten = false
 			}
 		}
 	} else {
@@ -794,6 +850,7 @@ func (m *Manager) applyRun(agent string, r fleet.Result) {
 			e.rec.Status, e.rec.Outcome, e.rec.Note, e.rec.Finished = status, r.Outcome, r.Note, now
 			if agent != fleet.ManagerID {
 				cmdBytes, _ = json.Marshal(e.rec)
+				e.unwritten = false
 			}
 		}
 	}

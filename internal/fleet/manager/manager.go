@@ -169,6 +169,7 @@ type Manager struct {
 	cmds      map[string]map[string]*cmdEntry // agent → command id → entry
 	active    map[string]*activeEntry         // Active.ID → entry
 	activeVer atomic.Uint64                   // counts changes to active
+	deferred  []deferredWrite                 // first writes of records, by due time
 	offenders map[string]Offender             // the counts, following the offenders bucket
 	maxID     int                             // highest agent id known
 
@@ -366,6 +367,7 @@ func tokenSafe(s string) string {
 func (m *Manager) Close() {
 	m.once.Do(func() {
 		close(m.closed)
+		m.storeDeferred(true)
 		m.endLife()
 		// Stopping a watcher asks the server to drop its consumer; when
 		// a node of a cluster died, that request waits out its timeout.
@@ -441,9 +443,12 @@ func (m *Manager) Run(ctx context.Context) error {
 	tick := min(m.o.RetryInterval, time.Second)
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	st := time.NewTicker(storeDefer / 2)
+	defer st.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			m.storeDeferred(true)
 			return nil
 		case <-m.closed:
 			return nil
@@ -451,6 +456,8 @@ func (m *Manager) Run(ctx context.Context) error {
 			m.maintain(ctx)
 		case <-m.kick:
 			m.maintain(ctx)
+		case <-st.C:
+			m.storeDeferred(false)
 		}
 	}
 }

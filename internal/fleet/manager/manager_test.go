@@ -488,6 +488,9 @@ func TestOffenders(t *testing.T) {
 func TestRestart(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, dir)
+	// Each manager has a connection of its own, closed when it stops, as
+	// a restarted process would: the server then forgets the first one's
+	// pending pulls instead of delivering to them what comes next.
 	nc := connect(t, s)
 	m1, stop := startManager(t, nc, Options{Node: "n1"})
 	on := mustRegister(t, m1, "on")
@@ -501,11 +504,12 @@ func TestRestart(t *testing.T) {
 	ip := netip.MustParseAddr("192.0.2.77")
 	m1.Timeout(time.Minute, nil, ip)
 	stop()
+	nc.Close()
 
 	// Published while no manager runs: kept by the durable consumer.
 	addActive(t, agent, "198.51.100.1")
 
-	m2, _ := startManager(t, nc, Options{Node: "n1"})
+	m2, _ := startManager(t, connect(t, s), Options{Node: "n1"})
 	if err := m2.Authorize(on, "fp-on"); err != nil {
 		t.Errorf("Authorize after restart: %v", err)
 	}
@@ -944,5 +948,72 @@ func TestAlone(t *testing.T) {
 	}
 	if got[c.ID] != CmdDone || got["foreign"] != CmdPending {
 		t.Errorf("commands after restart = %v, want %s done and foreign pending", got, c.ID)
+	}
+}
+
+// TestDeferredRecordWrite: the record of a command sent to a connected
+// agent is written once, with its final status, when the result comes
+// within storeDefer; one with no answer is written pending after
+// storeDefer; and Close writes those still deferred.
+func TestDeferredRecordWrite(t *testing.T) {
+	s := startServer(t, "")
+	m, stop := startManager(t, connect(t, s), Options{})
+	id := mustRegister(t, m, "web")
+	agent := newSimAgent(t, s, id)
+	agent.heartbeat(true)
+	waitFor(t, "connected", func() bool { return statusOf(m, id) == StatusActive })
+	history := func(cmdID string) []CommandRecord {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		entries, err := m.kvCommands.History(ctx, cmdKey(id, cmdID))
+		if err != nil {
+			return nil
+		}
+		var out []CommandRecord
+		for _, e := range entries {
+			var r CommandRecord
+			if json.Unmarshal(e.Value(), &r) == nil {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	// writes counts the writes to the bucket so far.
+	writes := func() uint64 {
+		t.Helper()
+		st, err := m.kvCommands.Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.(*jetstream.KeyValueBucketStatus).StreamInfo().State.LastSeq
+	}
+	d := Dispatch{Name: "firewall-drop", Executable: "firewall-drop", Targets: []string{id}}
+
+	// Answered at once: one write, the final one.
+	before := writes()
+	m.Dispatch(d)
+	c := agent.next()
+	agent.result(fleet.Result{Kind: fleet.Run, CommandID: c.ID, Outcome: "ok", Verb: "add", Time: time.Now()})
+	waitFor(t, "the result's record", func() bool { h := history(c.ID); return len(h) > 0 && h[len(h)-1].Status == CmdDone })
+	time.Sleep(2 * storeDefer)
+	if n := writes() - before; n != 1 {
+		t.Errorf("answered command written %d times, want once", n)
+	}
+
+	// Never answered: written pending once storeDefer has passed.
+	m.Dispatch(d)
+	c = agent.next()
+	if h := history(c.ID); len(h) != 0 {
+		t.Errorf("record written before storeDefer: %+v", h)
+	}
+	waitFor(t, "the pending record", func() bool { h := history(c.ID); return len(h) == 1 && h[0].Status == CmdPending })
+
+	// Still deferred when the manager closes: written by Close.
+	m.Dispatch(d)
+	c = agent.next()
+	stop()
+	if h := history(c.ID); len(h) != 1 || h[0].Status != CmdPending {
+		t.Errorf("record of a command deferred at Close: %+v", h)
 	}
 }
