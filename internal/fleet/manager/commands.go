@@ -65,8 +65,23 @@ func (m *Manager) forgetFinished(max int) {
 		agent, id string
 		at        time.Time
 	}
-	var done []ref
-	for _, agent := range m.cmdAgents() {
+	// Counted first: under the bound, as is usual, nothing is gathered.
+	agents := m.cmdAgents()
+	n := 0
+	for _, agent := range agents {
+		m.mu.RLock()
+		for _, e := range m.cmds[agent] {
+			if statusRank(e.rec.Status) == 2 {
+				n++
+			}
+		}
+		m.mu.RUnlock()
+	}
+	if n <= max {
+		return
+	}
+	done := make([]ref, 0, n)
+	for _, agent := range agents {
 		m.mu.RLock()
 		for id, e := range m.cmds[agent] {
 			if statusRank(e.rec.Status) == 2 {

@@ -445,6 +445,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer t.Stop()
 	st := time.NewTicker(storeDefer / 2)
 	defer st.Stop()
+	ticks := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -453,23 +454,27 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-m.closed:
 			return nil
 		case <-t.C:
-			m.maintain(ctx)
+			ticks++
+			m.maintain(ctx, ticks%10 == 0)
 		case <-m.kick:
-			m.maintain(ctx)
+			m.maintain(ctx, false)
 		case <-st.C:
 			m.storeDeferred(false)
 		}
 	}
 }
 
-// maintain runs the periodic work: resend, expiry, offline detection and
-// the sweep of active responses.
-func (m *Manager) maintain(ctx context.Context) {
+// maintain runs the periodic work: resend, expiry and offline detection
+// at every tick; with full also the sweep of active responses and the trim
+// of finished commands, which scan everything and need not run as often.
+func (m *Manager) maintain(ctx context.Context, full bool) {
 	m.retry()
 	m.expire(ctx)
 	m.detectOffline()
-	m.sweepActive()
-	m.forgetFinished(maxFinished)
+	if full {
+		m.sweepActive()
+		m.forgetFinished(maxFinished)
+	}
 }
 
 // record publishes r on its audit subject and passes it to OnRecord.
