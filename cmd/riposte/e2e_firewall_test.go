@@ -1,8 +1,6 @@
 package main_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -10,22 +8,13 @@ import (
 	"time"
 
 	"github.com/riposte/riposte/internal/execd"
+	"github.com/riposte/riposte/internal/netnstest"
 )
 
 // newNetns makes a network namespace for one test.
 func newNetns(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("needs nft (installed by scripts/test)")
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	name := "riposte-e2e-" + hex.EncodeToString(b)
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
-	return name
+	return netnstest.New(t, "riposte-e2e-", "nft")
 }
 
 // nftTable lists Riposte's table in the namespace ("" when absent).

@@ -7,22 +7,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/riposte/riposte/internal/netnstest"
 	"io"
 	"net/netip"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 )
-
-// netnsOutput runs a command in the namespace and returns its output and
-// error, for commands whose failure is an answer.
-func netnsOutput(ns string, argv ...string) (string, error) {
-	out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, argv...)...).CombinedOutput()
-	return string(out), err
-}
 
 // nftElem is one element of "nft -j list set".
 type nftElem struct {
@@ -35,7 +28,7 @@ type nftElem struct {
 // or set reads as empty.
 func nftListSet(t testing.TB, ns, set string) []nftElem {
 	t.Helper()
-	out, err := netnsOutput(ns, "nft", "-j", "list", "set", "inet", nftTableName, set)
+	out, err := netnstest.Output(ns, "nft", "-j", "list", "set", "inet", nftTableName, set)
 	if err != nil {
 		if strings.Contains(out, "No such file or directory") {
 			return nil
@@ -120,7 +113,7 @@ func blocks(t testing.TB, ns, backend string, p netip.Prefix) int {
 		if p.Addr().Is6() {
 			set = ipsetV6
 		}
-		out, err := netnsOutput(ns, "ipset", "list", set)
+		out, err := netnstest.Output(ns, "ipset", "list", set)
 		if err != nil {
 			return 0 // no set yet
 		}
@@ -392,10 +385,10 @@ func TestFirewallDropRunHostile(t *testing.T) {
 	if out := inNetns(t, ns, "nft", "list", "ruleset"); strings.Contains(out, "riposte") {
 		t.Errorf("ruleset after hostile input:\n%s", out)
 	}
-	if out, _ := netnsOutput(ns, "ipset", "list", "-n"); strings.Contains(out, "riposte") {
+	if out, _ := netnstest.Output(ns, "ipset", "list", "-n"); strings.Contains(out, "riposte") {
 		t.Errorf("ipset after hostile input:\n%s", out)
 	}
-	if out, _ := netnsOutput(ns, "iptables", "-S"); strings.Contains(out, "DROP") {
+	if out, _ := netnstest.Output(ns, "iptables", "-S"); strings.Contains(out, "DROP") {
 		t.Errorf("iptables after hostile input:\n%s", out)
 	}
 }

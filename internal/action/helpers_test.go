@@ -2,8 +2,6 @@ package action
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/riposte/riposte/internal/arlog"
+	"github.com/riposte/riposte/internal/netnstest"
 )
 
 // requireRoot skips a test that changes kernel state when not root.
@@ -37,18 +36,7 @@ func requireProgram(t testing.TB, names ...string) {
 // newNetns creates a network namespace for one test and removes it after.
 func newNetns(t testing.TB) string {
 	t.Helper()
-	requireRoot(t)
-	requireProgram(t, "ip")
-	b := make([]byte, 4)
-	rand.Read(b)
-	name := "riposte-t-" + hex.EncodeToString(b)
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
-	// Bring loopback up so routes and local traffic work.
-	exec.Command("ip", "netns", "exec", name, "ip", "link", "set", "lo", "up").Run()
-	return name
+	return netnstest.New(t, "riposte-t-")
 }
 
 // inNetns runs a command inside the namespace and returns its output.

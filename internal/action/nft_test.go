@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"github.com/riposte/riposte/internal/netnstest"
 	"net"
 	"net/netip"
 	"os"
@@ -365,7 +366,7 @@ func TestNftRuleset(t *testing.T) {
 			ns := newNetns(t)
 			requireProgram(t, "nft")
 			if tt.opts.Ingress != "" {
-				if out, err := netnsOutput(ns, "ip", "link", "add", tt.opts.Ingress, "type", "veth", "peer", "name", "rip1"); err != nil {
+				if out, err := netnstest.Output(ns, "ip", "link", "add", tt.opts.Ingress, "type", "veth", "peer", "name", "rip1"); err != nil {
 					t.Skipf("needs veth for the ingress device: %v: %s", err, out)
 				}
 			}

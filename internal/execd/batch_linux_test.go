@@ -1,12 +1,9 @@
 package execd
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,68 +13,13 @@ import (
 
 	"github.com/riposte/riposte/internal/action"
 	"github.com/riposte/riposte/internal/arlog"
+	"github.com/riposte/riposte/internal/netnstest"
 )
 
-// netns makes a network namespace for the test, or skips without root or
-// the tools.
-func netns(t *testing.T) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace")
-	}
-	for _, p := range []string{"ip", "nft"} {
-		if _, err := action.LookPath(p); err != nil {
-			t.Skipf("needs %s", p)
-		}
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	name := "riposte-x-" + hex.EncodeToString(b)
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
-	return name
-}
-
-// nftSet lists the addresses in a set of Riposte's table in ns.
+// nftSet lists the addresses in a set of Riposte's table in ns, sorted.
 func nftSet(t *testing.T, ns, set string) []string {
 	t.Helper()
-	out, err := exec.Command("ip", "netns", "exec", ns, "nft", "-j", "list", "set", "inet", "riposte", set).Output()
-	if err != nil {
-		t.Fatalf("nft list set %s: %v", set, err)
-	}
-	var doc struct {
-		Nftables []struct {
-			Set *struct {
-				Elem []json.RawMessage `json:"elem"`
-			} `json:"set"`
-		} `json:"nftables"`
-	}
-	if err := json.Unmarshal(out, &doc); err != nil {
-		t.Fatal(err)
-	}
-	var addrs []string
-	for _, o := range doc.Nftables {
-		if o.Set == nil {
-			continue
-		}
-		for _, e := range o.Set.Elem {
-			var s string
-			if json.Unmarshal(e, &s) == nil {
-				addrs = append(addrs, s)
-				continue
-			}
-			var el struct {
-				Elem struct {
-					Val string `json:"val"`
-				} `json:"elem"`
-			}
-			if json.Unmarshal(e, &el) == nil {
-				addrs = append(addrs, el.Elem.Val)
-			}
-		}
-	}
+	addrs := netnstest.SetElements(t, ns, "inet", "riposte", set)
 	slices.Sort(addrs)
 	return addrs
 }
@@ -95,7 +37,7 @@ func blockReq(id, srcip string, ladder []int) Request {
 // nothing applied; the timers survive a restart; an undo lifts one block;
 // and a repeat offender gets the ladder's timeout.
 func TestBatchedAdds(t *testing.T) {
-	ns := netns(t)
+	ns := netnstest.New(t, "riposte-x-", "nft")
 	if !action.Queues("firewall-drop") {
 		t.Fatal("firewall-drop does not queue its adds")
 	}
