@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/riposte/riposte/internal/netnstest"
 	"io"
 	"net/netip"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/riposte/riposte/internal/netnstest"
 )
 
 // nftElem is one element of "nft -j list set".

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
-	"github.com/riposte/riposte/internal/netnstest"
 	"net"
 	"net/netip"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/riposte/riposte/internal/netnstest"
 	"golang.org/x/sys/unix"
 )
 
