@@ -103,6 +103,30 @@ func profiler(t *testing.T, dir, name string) func(after time.Duration, path, su
 	}
 }
 
+// processCPU returns the CPU time the instance in dir has used, from its
+// metrics (process_cpu_seconds_total).
+func processCPU(t *testing.T, dir string) time.Duration {
+	t.Helper()
+	cl := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", filepath.Join(dir, "riposte.sock"))
+	}}}
+	resp, err := cl.Get("http://riposte/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "process_cpu_seconds_total "); ok {
+			var sec float64
+			fmt.Sscan(v, &sec)
+			return time.Duration(sec * float64(time.Second))
+		}
+	}
+	t.Fatal("no process_cpu_seconds_total in the metrics")
+	return 0
+}
+
 // TestMeasureLineToBlock: one failed-password line (rule 5760) per address;
 // the time from the line written to the address present in the kernel.
 func TestMeasureLineToBlock(t *testing.T) {
@@ -172,6 +196,7 @@ func measureAttack(t *testing.T, interleaved bool) {
 			}
 		}
 	}
+	cpu0 := processCPU(t, dir)
 	if _, err := f.WriteString(sb.String()); err != nil {
 		t.Fatal(err)
 	}
@@ -203,11 +228,12 @@ func measureAttack(t *testing.T, interleaved bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	cpu := processCPU(t, dir) - cpu0
 	if got := inSet(); got < n {
 		t.Fatalf("every run ended, but only %d of %d addresses are in the kernel", got, n)
 	}
-	t.Logf("%d addresses × 8 lines written in %s; all blocked %s after the last line (decisions all made after %s; every block confirmed in the kernel)",
-		n, last.Sub(start).Round(time.Millisecond), ended.Round(time.Millisecond), decided.Round(time.Millisecond))
+	t.Logf("%d addresses × 8 lines written in %s; all blocked %s after the last line (decisions all made after %s; every block confirmed in the kernel; %s of CPU)",
+		n, last.Sub(start).Round(time.Millisecond), ended.Round(time.Millisecond), decided.Round(time.Millisecond), cpu.Round(10*time.Millisecond))
 }
 
 // TestMeasureAPILoad runs a manager and, as separate processes, simulated
