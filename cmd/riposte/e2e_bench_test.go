@@ -171,7 +171,11 @@ func measureAttack(t *testing.T, interleaved bool) {
 		wg.Go(func() { fetch(0, "/debug/pprof/profile?seconds=2", "") })
 		wg.Go(func() { fetch(time.Second, "/debug/pprof/goroutine?debug=1", ".goroutines") })
 		wg.Go(func() { fetch(200*time.Millisecond, "/debug/pprof/trace?seconds=1", ".trace") })
-		t.Cleanup(func() { wg.Wait(); fetch(0, "/metrics", ".metrics") })
+		t.Cleanup(func() {
+			wg.Wait()
+			fetch(0, "/metrics", ".metrics")
+			fetch(0, "/debug/pprof/allocs", ".allocs")
+		})
 	}
 	const n = 10000
 	ips := make([]string, n)
