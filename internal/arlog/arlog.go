@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +30,8 @@ type Logger struct {
 	mu sync.Mutex
 	f  *os.File
 	w  *groupwrite.Writer
+
+	lines sync.Pool // *[]byte buffers lines are built in
 }
 
 // Open opens (creating it and its directory if needed) the log at path.
@@ -48,21 +49,25 @@ func Open(path string) (*Logger, error) {
 // Path returns the file the logger writes to.
 func (l *Logger) Path() string { return l.path }
 
-// Line formats one log line for program and text, without writing it. Text
-// that does not end in a newline gets one; embedded newlines are kept, as
-// Wazuh keeps them.
-func Line(t time.Time, program, text string) string {
-	var sb strings.Builder
-	sb.Grow(len(program) + len(text) + 24)
-	sb.WriteString(t.Format("2006/01/02 15:04:05"))
-	sb.WriteByte(' ')
-	sb.WriteString(program)
-	sb.WriteString(": ")
-	sb.WriteString(text)
-	if !strings.HasSuffix(text, "\n") {
-		sb.WriteByte('\n')
+// timeLayout is the time at the start of each line, in local time.
+const timeLayout = "2006/01/02 15:04:05"
+
+// appendHeader appends the start of a line, up to its text.
+func appendHeader(b []byte, t time.Time, program string) []byte {
+	b = t.AppendFormat(b, timeLayout)
+	b = append(b, ' ')
+	b = append(b, program...)
+	return append(b, ": "...)
+}
+
+// endLine ends a line whose text starts at offset text of b: text that does
+// not end in a newline gets one; embedded newlines are kept, as Wazuh
+// keeps them.
+func endLine(b []byte, text int) []byte {
+	if len(b) == text || b[len(b)-1] != '\n' {
+		b = append(b, '\n')
 	}
-	return sb.String()
+	return b
 }
 
 // Log queues one line for program. It returns the error of an earlier
@@ -71,17 +76,52 @@ func (l *Logger) Log(program, text string) error {
 	if l == nil {
 		return nil
 	}
-	line := Line(l.now(), program, text)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.f == nil {
-		return fmt.Errorf("active response log %s: closed", l.path)
-	}
-	if _, err := l.w.Write([]byte(line)); err != nil {
-		return fmt.Errorf("active response log %s: %w", l.path, err)
-	}
-	return nil
+	b := l.buffer()
+	b = appendHeader(b, l.now(), program)
+	n := len(b)
+	b = append(b, text...)
+	return l.write(endLine(b, n))
 }
+
+// Logf is Log with a format.
+func (l *Logger) Logf(program, format string, args ...any) error {
+	if l == nil {
+		return nil
+	}
+	b := l.buffer()
+	b = appendHeader(b, l.now(), program)
+	n := len(b)
+	b = fmt.Appendf(b, format, args...)
+	return l.write(endLine(b, n))
+}
+
+// buffer returns an empty buffer for one line.
+func (l *Logger) buffer() []byte {
+	if bp, ok := l.lines.Get().(*[]byte); ok {
+		return (*bp)[:0]
+	}
+	return make([]byte, 0, 512)
+}
+
+// write queues line, which is built in a buffer from buffer, and keeps
+// the buffer for the next line.
+func (l *Logger) write(line []byte) error {
+	l.mu.Lock()
+	var err error
+	if l.f == nil {
+		err = fmt.Errorf("active response log %s: closed", l.path)
+	} else if _, werr := l.w.Write(line); werr != nil {
+		err = fmt.Errorf("active response log %s: %w", l.path, werr)
+	}
+	l.mu.Unlock()
+	if cap(line) <= maxPooled {
+		l.lines.Put(&line)
+	}
+	return err
+}
+
+// maxPooled is the largest line buffer kept for reuse.
+const maxPooled = 64 << 10
 
 // Flush waits until the lines logged so far are in the file.
 func (l *Logger) Flush() error {
@@ -94,10 +134,6 @@ func (l *Logger) Flush() error {
 	return nil
 }
 
-// Logf is Log with a format.
-func (l *Logger) Logf(program, format string, args ...any) error {
-	return l.Log(program, fmt.Sprintf(format, args...))
-}
 
 // Close closes the file.
 func (l *Logger) Close() error {
