@@ -134,7 +134,6 @@ func (l *Logger) Flush() error {
 	return nil
 }
 
-
 // Close closes the file.
 func (l *Logger) Close() error {
 	if l == nil {
