@@ -1,8 +1,11 @@
 package execd
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,6 +29,80 @@ type timerRecord struct {
 	Timeout    time.Duration `json:"timeout"`
 	Added      time.Time     `json:"added"`
 	Delete     []byte        `json:"delete"` // the delete message
+}
+
+// Timer records are stored in a compact binary form: a version byte
+// (recordV1), the key, command and executable as length-prefixed strings,
+// the deadline, timeout and time added as varints (Unix nanoseconds), and
+// the rest is the delete message as it is. Earlier versions stored JSON
+// (with the message in base64), which is still read.
+const recordV1 = 1
+
+// encode returns r in the stored form.
+func (r *timerRecord) encode() []byte {
+	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+len(r.Key)+len(r.Command)+len(r.Executable)+3*binary.MaxVarintLen64+len(r.Delete))
+	b = append(b, recordV1)
+	for _, f := range []string{r.Key, r.Command, r.Executable} {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	b = binary.AppendVarint(b, unixNano(r.Deadline))
+	b = binary.AppendVarint(b, int64(r.Timeout))
+	b = binary.AppendVarint(b, unixNano(r.Added))
+	return append(b, r.Delete...)
+}
+
+// zeroTime stands for the zero time.Time, which Unix nanoseconds cannot
+// hold.
+const zeroTime = math.MinInt64
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return zeroTime
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(n int64) time.Time {
+	if n == zeroTime {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// errBadRecord reports a stored timer record that cannot be read.
+var errBadRecord = errors.New("malformed timer record")
+
+// decode reads a stored record, in either form.
+func (r *timerRecord) decode(v []byte) error {
+	if len(v) > 0 && v[0] == '{' {
+		return json.Unmarshal(v, r)
+	}
+	if len(v) == 0 || v[0] != recordV1 {
+		return errBadRecord
+	}
+	v = v[1:]
+	for _, f := range []*string{&r.Key, &r.Command, &r.Executable} {
+		n, k := binary.Uvarint(v)
+		if k <= 0 || n > uint64(len(v)-k) {
+			return errBadRecord
+		}
+		*f = string(v[k : k+int(n)])
+		v = v[k+int(n):]
+	}
+	var nums [3]int64
+	for i := range nums {
+		n, k := binary.Varint(v)
+		if k <= 0 {
+			return errBadRecord
+		}
+		nums[i], v = n, v[k:]
+	}
+	r.Deadline = fromUnixNano(nums[0])
+	r.Timeout = time.Duration(nums[1])
+	r.Added = fromUnixNano(nums[2])
+	r.Delete = append([]byte(nil), v...)
+	return nil
 }
 
 // store persists pending deletes and repeat counts in a bbolt file.
@@ -66,10 +143,7 @@ func openStore(path string) (*store, error) {
 func (s *store) close() error { return s.db.Close() }
 
 func (s *store) putTimer(r *timerRecord) error {
-	v, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
+	v := r.encode()
 	return s.group(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketTimers).Put([]byte(r.Key), v)
 	})
@@ -79,11 +153,7 @@ func (s *store) putTimer(r *timerRecord) error {
 func (s *store) putTimers(rs []*timerRecord) error {
 	vs := make([][]byte, len(rs))
 	for i, r := range rs {
-		v, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		vs[i] = v
+		vs[i] = r.encode()
 	}
 	return s.group(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTimers)
@@ -189,7 +259,7 @@ func (s *store) timers() ([]*timerRecord, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketTimers).ForEach(func(k, v []byte) error {
 			var r timerRecord
-			if err := json.Unmarshal(v, &r); err != nil {
+			if err := r.decode(v); err != nil {
 				return fmt.Errorf("timer %q: %w", k, err)
 			}
 			out = append(out, &r)
