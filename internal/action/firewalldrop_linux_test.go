@@ -5,8 +5,6 @@ package action
 import (
 	"bufio"
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -18,81 +16,11 @@ import (
 	"github.com/riposte/riposte/internal/netnstest"
 )
 
-// nftElem is one element of "nft -j list set".
-type nftElem struct {
-	Text    string // as PrefixText writes it, or "a-b" for a range
-	Timeout int    // seconds; 0 when none
-	Expires int
-}
-
 // nftListSet reads a set of table inet riposte with nft -j. A missing table
 // or set reads as empty.
-func nftListSet(t testing.TB, ns, set string) []nftElem {
+func nftListSet(t testing.TB, ns, set string) []netnstest.Elem {
 	t.Helper()
-	out, err := netnstest.Output(ns, "nft", "-j", "list", "set", "inet", nftTableName, set)
-	if err != nil {
-		if strings.Contains(out, "No such file or directory") {
-			return nil
-		}
-		t.Fatalf("nft list set: %v: %s", err, out)
-	}
-	var doc struct {
-		Nftables []struct {
-			Set *struct {
-				Elem []json.RawMessage `json:"elem"`
-			} `json:"set"`
-		} `json:"nftables"`
-	}
-	if err := json.Unmarshal([]byte(out), &doc); err != nil {
-		t.Fatalf("nft -j: %v: %s", err, out)
-	}
-	var elems []nftElem
-	for _, o := range doc.Nftables {
-		if o.Set == nil {
-			continue
-		}
-		for _, raw := range o.Set.Elem {
-			elems = append(elems, parseNftJSONElem(t, raw))
-		}
-	}
-	return elems
-}
-
-func parseNftJSONElem(t testing.TB, raw json.RawMessage) nftElem {
-	var wrapped struct {
-		Elem *struct {
-			Val     json.RawMessage `json:"val"`
-			Timeout int             `json:"timeout"`
-			Expires int             `json:"expires"`
-		} `json:"elem"`
-	}
-	if json.Unmarshal(raw, &wrapped) == nil && wrapped.Elem != nil {
-		e := parseNftJSONElem(t, wrapped.Elem.Val)
-		e.Timeout, e.Expires = wrapped.Elem.Timeout, wrapped.Elem.Expires
-		return e
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return nftElem{Text: s}
-	}
-	var v struct {
-		Prefix *struct {
-			Addr string `json:"addr"`
-			Len  int    `json:"len"`
-		} `json:"prefix"`
-		Range []string `json:"range"`
-	}
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatalf("nft element %s: %v", raw, err)
-	}
-	switch {
-	case v.Prefix != nil:
-		return nftElem{Text: fmt.Sprintf("%s/%d", v.Prefix.Addr, v.Prefix.Len)}
-	case len(v.Range) == 2:
-		return nftElem{Text: v.Range[0] + "-" + v.Range[1]}
-	}
-	t.Fatalf("nft element %s: unknown form", raw)
-	return nftElem{}
+	return netnstest.SetElements(t, ns, "inet", nftTableName, set)
 }
 
 // blocks counts the entries the backend holds for p, read with the real

@@ -19,7 +19,10 @@ import (
 // nftSet lists the addresses in a set of Riposte's table in ns, sorted.
 func nftSet(t *testing.T, ns, set string) []string {
 	t.Helper()
-	addrs := netnstest.SetElements(t, ns, "inet", "riposte", set)
+	var addrs []string
+	for _, e := range netnstest.SetElements(t, ns, "inet", "riposte", set) {
+		addrs = append(addrs, e.Text)
+	}
 	slices.Sort(addrs)
 	return addrs
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -47,13 +48,23 @@ func Output(ns string, argv ...string) (string, error) {
 	return string(out), err
 }
 
+// Elem is one element of an nftables set as "nft -j" lists it.
+type Elem struct {
+	Text    string // an address, "addr/len" for a prefix, "a-b" for a range
+	Timeout int    // seconds; 0 when none
+	Expires int    // seconds left
+}
+
 // SetElements lists the elements of an nftables set in the namespace ns
-// ("nft -j list set"), as their text: an address, or an address and its
-// mask for an interval set. The order is the kernel's.
-func SetElements(tb testing.TB, ns, family, table, set string) []string {
+// ("nft -j list set"), in the kernel's order. A missing table or set reads
+// as empty.
+func SetElements(tb testing.TB, ns, family, table, set string) []Elem {
 	tb.Helper()
 	out, err := Output(ns, "nft", "-j", "list", "set", family, table, set)
 	if err != nil {
+		if strings.Contains(out, "No such file or directory") {
+			return nil
+		}
 		tb.Fatalf("nft list set %s: %v: %s", set, err, out)
 	}
 	var doc struct {
@@ -66,42 +77,55 @@ func SetElements(tb testing.TB, ns, family, table, set string) []string {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		tb.Fatalf("nft -j list set %s: %v", set, err)
 	}
-	var elems []string
+	var elems []Elem
 	for _, o := range doc.Nftables {
 		if o.Set == nil {
 			continue
 		}
 		for _, raw := range o.Set.Elem {
-			elems = append(elems, elemText(raw))
+			elems = append(elems, parseElem(tb, raw))
 		}
 	}
 	return elems
 }
 
-// elemText reads one element of "nft -j": a string, a prefix object, or
-// an object with the value under "elem" (when it has a timeout).
-func elemText(raw json.RawMessage) string {
+// parseElem reads one element of "nft -j": a string, a prefix or range
+// object, or an object with the value under "elem" (when it has a
+// timeout).
+func parseElem(tb testing.TB, raw json.RawMessage) Elem {
+	tb.Helper()
+	var wrapped struct {
+		Elem *struct {
+			Val     json.RawMessage `json:"val"`
+			Timeout int             `json:"timeout"`
+			Expires int             `json:"expires"`
+		} `json:"elem"`
+	}
+	if json.Unmarshal(raw, &wrapped) == nil && wrapped.Elem != nil {
+		e := parseElem(tb, wrapped.Elem.Val)
+		e.Timeout, e.Expires = wrapped.Elem.Timeout, wrapped.Elem.Expires
+		return e
+	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return s
+		return Elem{Text: s}
 	}
 	var v struct {
-		Elem *struct {
-			Val json.RawMessage `json:"val"`
-		} `json:"elem"`
 		Prefix *struct {
 			Addr string `json:"addr"`
 			Len  int    `json:"len"`
 		} `json:"prefix"`
+		Range []string `json:"range"`
 	}
-	if json.Unmarshal(raw, &v) != nil {
-		return string(raw)
+	if err := json.Unmarshal(raw, &v); err != nil {
+		tb.Fatalf("nft element %s: %v", raw, err)
 	}
 	switch {
-	case v.Elem != nil:
-		return elemText(v.Elem.Val)
 	case v.Prefix != nil:
-		return fmt.Sprintf("%s/%d", v.Prefix.Addr, v.Prefix.Len)
+		return Elem{Text: fmt.Sprintf("%s/%d", v.Prefix.Addr, v.Prefix.Len)}
+	case len(v.Range) == 2:
+		return Elem{Text: v.Range[0] + "-" + v.Range[1]}
 	}
-	return string(raw)
+	tb.Fatalf("nft element %s: unknown form", raw)
+	return Elem{}
 }
