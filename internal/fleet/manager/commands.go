@@ -154,18 +154,14 @@ type cmdEntry struct {
 }
 
 // A command sent to a connected agent usually has its result within tens
-// of milliseconds. Its record is written storeDefer after it was sent,
-// unless its final status came first: then only that is written, one
-// write instead of two. The command is in memory meanwhile, which is what
-// sends it again and expires it; a command for an agent not connected is
-// written at once.
+// of milliseconds. On a manager alone on its store (Options.Alone), its
+// record is written storeDefer after it was sent, unless its final status
+// came first: then only that is written, one write instead of two. The
+// command is in memory meanwhile, which is what sends it again and expires
+// it. Managers of a cluster write at once, so that the others know the
+// command should its manager die; so does any manager for a command to an
+// agent not connected.
 const storeDefer = 250 * time.Millisecond
-
-// deferredWrite is a command whose record is written at due.
-type deferredWrite struct {
-	e   *cmdEntry
-	due time.Time
-}
 
 func cmdKey(agent, id string) string { return agent + "." + id }
 
@@ -265,11 +261,13 @@ func (m *Manager) Dispatch(d Dispatch) map[string]string {
 // command.
 //
 // The writes of the records are pipelined and go out before the commands
-// (so the bucket sees them first), but nobody waits for the server's
-// acknowledgements here: the commands are in memory, which is what sends
-// them again and expires them, and a caller (an API request for a hundred
-// agents) is answered at once. Writes the server refuses are tried again in
-// the background, and one that never lands is recorded in the audit trail.
+// (so the bucket sees them first; on a lone manager the write of a command
+// sent to a connected agent is put off, see storeDefer), but nobody waits
+// for the server's acknowledgements here: the commands are in memory,
+// which is what sends them again and expires them, and a caller (an API
+// request for a hundred agents) is answered at once. Writes the server
+// refuses are tried again in the background, and one that never lands is
+// recorded in the audit trail.
 func (m *Manager) issue(cmds []fleet.Command, srcIPs []string) map[string]string {
 	out := make(map[string]string, len(cmds))
 	now := m.o.Now()
@@ -309,16 +307,18 @@ func (m *Manager) issue(cmds []fleet.Command, srcIPs []string) map[string]string
 			e.sentSeq = m.sends
 			send = append(send, c)
 			out[c.Agent] = Sent
+		}
+		if connected && m.o.Alone {
 			e.unwritten = true
-			m.deferred = append(m.deferred, deferredWrite{e, now.Add(storeDefer)})
+			m.deferred = append(m.deferred, e)
 		} else {
 			stored = append(stored, e)
 		}
 		records = append(records, Record{Kind: "command", Agent: c.Agent, CommandID: c.ID, Name: c.Name, Note: string(c.Kind) + " " + out[c.Agent]})
 	}
-	writes := m.commandWrites(stored, now)
+	recs := recordsOf(stored)
 	m.mu.Unlock()
-	m.store(stored, writes, now)
+	m.store(stored, recs, now)
 
 	for i := range send {
 		m.publish(&send[i])
@@ -339,15 +339,15 @@ func (m *Manager) issue(cmds []fleet.Command, srcIPs []string) map[string]string
 	return out
 }
 
-// store starts the writes of the entries' records and confirms them in
-// the background.
-func (m *Manager) store(entries []*cmdEntry, writes []cmdWrite, now time.Time) {
+// store starts the first writes of the entries' records (recs, copied
+// under m.mu) and confirms them in the background. Not under m.mu: a full
+// window of asynchronous writes waits for acknowledgements, whose handler
+// takes m.mu.
+func (m *Manager) store(entries []*cmdEntry, recs []CommandRecord, now time.Time) {
 	if len(entries) == 0 {
 		return
 	}
-	// Not under m.mu: a full window of asynchronous writes waits for
-	// acknowledgements, whose handler takes m.mu.
-	futs, errs := m.putCommands(writes, false)
+	futs, errs := m.putCommands(m.commandWrites(recs, now))
 	select {
 	case <-m.closed:
 		// Closing: Close waits a moment for the writes itself.
@@ -361,30 +361,36 @@ func (m *Manager) store(entries []*cmdEntry, writes []cmdWrite, now time.Time) {
 }
 
 // storeDeferred writes the records whose deferred write is due (every
-// one, with all set) and that no final status has written meanwhile.
+// one, with all set) and that no final status has written meanwhile. The
+// queue is in the order of sending, so the due ones are its head.
 func (m *Manager) storeDeferred(all bool) {
 	now := m.o.Now()
 	m.mu.Lock()
-	n := len(m.deferred)
-	if !all {
-		n, _ = slices.BinarySearchFunc(m.deferred, now, func(d deferredWrite, t time.Time) int {
-			if d.due.After(t) {
-				return 1
-			}
-			return -1
-		})
-	}
+	n := 0
 	var entries []*cmdEntry
-	for _, d := range m.deferred[:n] {
-		if d.e.unwritten {
-			d.e.unwritten = false
-			entries = append(entries, d.e)
+	for _, e := range m.deferred {
+		if !all && now.Sub(e.rec.Sent) < storeDefer {
+			break
+		}
+		n++
+		if e.unwritten {
+			e.unwritten = false
+			entries = append(entries, e)
 		}
 	}
 	m.deferred = slices.Delete(m.deferred, 0, n)
-	writes := m.commandWrites(entries, now)
+	recs := recordsOf(entries)
 	m.mu.Unlock()
-	m.store(entries, writes, now)
+	m.store(entries, recs, now)
+}
+
+// recordsOf copies the entries' records. Callers hold m.mu.
+func recordsOf(entries []*cmdEntry) []CommandRecord {
+	recs := make([]CommandRecord, len(entries))
+	for i, e := range entries {
+		recs[i] = e.rec
+	}
+	return recs
 }
 
 // cmdWrite is the write of one command's record.
@@ -395,34 +401,29 @@ type cmdWrite struct {
 	err  error
 }
 
-// commandWrites encodes the entries' records as they are now. Callers
-// hold m.mu.
-func (m *Manager) commandWrites(entries []*cmdEntry, now time.Time) []cmdWrite {
-	ws := make([]cmdWrite, len(entries))
-	for i, e := range entries {
-		c := &e.rec.Command
+// commandWrites encodes records.
+func (m *Manager) commandWrites(recs []CommandRecord, now time.Time) []cmdWrite {
+	ws := make([]cmdWrite, len(recs))
+	for i := range recs {
+		c := &recs[i].Command
 		ws[i].key = cmdKey(c.Agent, c.ID)
 		ws[i].ttl = c.Expires.Sub(now) + m.o.Retention
-		ws[i].data, ws[i].err = json.Marshal(e.rec)
+		ws[i].data, ws[i].err = json.Marshal(&recs[i])
 	}
 	return ws
 }
 
-// putCommands starts writes. A write again (again set) only creates the
-// record: if a newer version (the command's result) landed meanwhile, it
-// stands, and the write fails with a conflict.
-func (m *Manager) putCommands(ws []cmdWrite, again bool) ([]jetstream.PubAckFuture, []error) {
+// putCommands starts the first writes of records. A first write only
+// creates the record: if a newer version (the command's final status)
+// landed before it, that stands, and the write fails with a conflict.
+func (m *Manager) putCommands(ws []cmdWrite) ([]jetstream.PubAckFuture, []error) {
 	futs := make([]jetstream.PubAckFuture, len(ws))
 	errs := make([]error, len(ws))
 	for i, w := range ws {
 		if errs[i] = w.err; w.err != nil {
 			continue
 		}
-		var opts []jetstream.PublishOpt
-		if again {
-			opts = append(opts, jetstream.WithExpectLastSequencePerSubject(0))
-		}
-		futs[i], errs[i] = m.putAsync(fleet.BucketCommands, w.key, w.data, w.ttl, opts...)
+		futs[i], errs[i] = m.putAsync(fleet.BucketCommands, w.key, w.data, w.ttl, jetstream.WithExpectLastSequencePerSubject(0))
 	}
 	return futs, errs
 }
@@ -466,9 +467,9 @@ func (m *Manager) confirmStored(entries []*cmdEntry, futs []jetstream.PubAckFutu
 		}
 		entries, wait = again, 2*wait
 		m.mu.RLock()
-		ws := m.commandWrites(entries, now)
+		recs := recordsOf(entries)
 		m.mu.RUnlock()
-		futs, putErrs = m.putCommands(ws, true)
+		futs, putErrs = m.putCommands(m.commandWrites(recs, now))
 	}
 }
 
@@ -482,15 +483,17 @@ func (m *Manager) runLocal(c fleet.Command, srcIP string) string {
 		return NoLocalExecutor
 	}
 	e := &cmdEntry{rec: CommandRecord{Command: c, Status: CmdAccepted, SrcIP: srcIP, Node: m.o.Node, Sent: m.o.Now(), Sends: 1, Acked: m.o.Now()}}
-	status := Sent
-	if err := m.o.Local(c); err != nil {
-		e.rec.Status, e.rec.Outcome, e.rec.Note, e.rec.Finished = CmdFailed, "error", err.Error(), m.o.Now()
-		status = "failed: " + err.Error()
-	}
+	// In memory before Local runs it: its result may come back at once.
 	m.mu.Lock()
 	m.cmdMap(c.Agent)[c.ID] = e
 	m.mu.Unlock()
-	return status
+	if err := m.o.Local(c); err != nil {
+		m.mu.Lock()
+		e.rec.Status, e.rec.Outcome, e.rec.Note, e.rec.Finished = CmdFailed, "error", err.Error(), m.o.Now()
+		m.mu.Unlock()
+		return "failed: " + err.Error()
+	}
+	return Sent
 }
 
 // LocalResult takes the result of a run on the manager host (000). A

@@ -169,7 +169,7 @@ type Manager struct {
 	cmds      map[string]map[string]*cmdEntry // agent → command id → entry
 	active    map[string]*activeEntry         // Active.ID → entry
 	activeVer atomic.Uint64                   // counts changes to active
-	deferred  []deferredWrite                 // first writes of records, by due time
+	deferred  []*cmdEntry                     // first writes of records put off, in the order sent (see storeDefer)
 	offenders map[string]Offender             // the counts, following the offenders bucket
 	maxID     int                             // highest agent id known
 
@@ -449,7 +449,6 @@ func (m *Manager) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			m.storeDeferred(true)
 			return nil
 		case <-m.closed:
 			return nil

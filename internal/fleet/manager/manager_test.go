@@ -708,6 +708,31 @@ func testLocalResult(t *testing.T, alone bool) {
 	}
 }
 
+// TestLocalResultAtOnce: a lone manager applies a result that comes back
+// while Local is still running the command.
+func TestLocalResultAtOnce(t *testing.T) {
+	s := startServer(t, "")
+	var m *Manager
+	m, _ = startManager(t, connect(t, s), Options{Alone: true, Local: func(c fleet.Command) error {
+		m.LocalResult(fleet.Result{Kind: fleet.Run, CommandID: c.ID, Outcome: "ok", Verb: "add", Key: "203.0.113.9", Timeout: fleet.Duration(time.Hour), Started: time.Now(), Time: time.Now()})
+		return nil
+	}})
+	out := m.Dispatch(Dispatch{Name: "firewall-drop", Executable: "firewall-drop", Timeout: time.Hour, Targets: []string{"000"}, SrcIP: netip.MustParseAddr("203.0.113.9")})
+	if out["000"] != Sent {
+		t.Fatalf("Dispatch = %v", out)
+	}
+	var id string
+	for _, c := range m.Commands("000") {
+		id = c.Command.ID
+	}
+	if got := commandStatus(m, "000", id); got != CmdDone {
+		t.Errorf("local command status %q, want %q", got, CmdDone)
+	}
+	if a := m.Active(Filter{}); len(a) != 1 || a[0].SrcIP != "203.0.113.9" {
+		t.Errorf("local active = %+v", a)
+	}
+}
+
 func TestSweepActive(t *testing.T) {
 	s := startServer(t, "")
 	clk := newClock()
@@ -951,13 +976,15 @@ func TestAlone(t *testing.T) {
 	}
 }
 
-// TestDeferredRecordWrite: the record of a command sent to a connected
-// agent is written once, with its final status, when the result comes
-// within storeDefer; one with no answer is written pending after
-// storeDefer; and Close writes those still deferred.
+// TestDeferredRecordWrite: on a manager alone on its store, the record of
+// a command sent to a connected agent is written once, with its final
+// status, when the result comes within storeDefer; one with no answer is
+// written pending after storeDefer; a first write that comes after the
+// final status leaves it; and Close writes those still deferred. A manager
+// of a cluster writes the record at once.
 func TestDeferredRecordWrite(t *testing.T) {
 	s := startServer(t, "")
-	m, stop := startManager(t, connect(t, s), Options{})
+	m, stop := startManager(t, connect(t, s), Options{Alone: true})
 	id := mustRegister(t, m, "web")
 	agent := newSimAgent(t, s, id)
 	agent.heartbeat(true)
@@ -1009,11 +1036,46 @@ func TestDeferredRecordWrite(t *testing.T) {
 	}
 	waitFor(t, "the pending record", func() bool { h := history(c.ID); return len(h) == 1 && h[0].Status == CmdPending })
 
+	// A first write that lands after the final status does not replace it.
+	m.Dispatch(d)
+	c = agent.next()
+	m.mu.RLock()
+	e := m.cmds[id][c.ID]
+	stale := recordsOf([]*cmdEntry{e})
+	m.mu.RUnlock()
+	agent.result(fleet.Result{Kind: fleet.Run, CommandID: c.ID, Outcome: "ok", Verb: "add", Time: time.Now()})
+	waitFor(t, "the final record", func() bool { h := history(c.ID); return len(h) == 1 && h[0].Status == CmdDone })
+	m.store([]*cmdEntry{e}, stale, time.Now())
+	time.Sleep(2 * storeDefer)
+	if h := history(c.ID); len(h) != 1 || h[0].Status != CmdDone {
+		t.Errorf("a late first write replaced the final record: %+v", h)
+	}
+
 	// Still deferred when the manager closes: written by Close.
 	m.Dispatch(d)
 	c = agent.next()
 	stop()
 	if h := history(c.ID); len(h) != 1 || h[0].Status != CmdPending {
 		t.Errorf("record of a command deferred at Close: %+v", h)
+	}
+
+	// In a cluster: written at once.
+	m2, _ := startManager(t, connect(t, s), Options{Node: "clustered"})
+	agent.heartbeat(true)
+	waitFor(t, "connected", func() bool { return statusOf(m2, id) == StatusActive })
+	if out := m2.Dispatch(Dispatch{Name: "firewall-drop", Executable: "firewall-drop", Targets: []string{id}}); out[id] != Sent {
+		t.Fatalf("dispatch in a cluster: %v", out)
+	}
+	c = agent.next()
+	for end := time.Now().Add(storeDefer / 2); ; time.Sleep(5 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := m2.kvCommands.Get(ctx, cmdKey(id, c.ID))
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("a cluster manager put off the record's write")
+		}
 	}
 }
