@@ -41,6 +41,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var cpuProfile string
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process to the file")
+	// Stopped when run returns, whether the command failed or not.
+	stopProfile := func() {}
+	defer func() { stopProfile() }()
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		if cpuProfile == "" {
 			return nil
@@ -53,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			f.Close()
 			return err
 		}
-		root.PersistentPostRun = func(*cobra.Command, []string) {
+		stopProfile = func() {
 			pprof.StopCPUProfile()
 			f.Close()
 		}

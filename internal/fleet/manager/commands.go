@@ -502,13 +502,7 @@ func (m *Manager) runLocal(c fleet.Command, srcIP string) string {
 // that each of them applies it.
 func (m *Manager) LocalResult(r fleet.Result) {
 	if m.o.Alone {
-		m.results.Add(1)
-		switch r.Kind {
-		case fleet.Ack:
-			m.applyAck(fleet.ManagerID, r)
-		case fleet.Run:
-			m.applyRun(fleet.ManagerID, r)
-		}
+		m.applyResult(fleet.ManagerID, r, 0)
 		return
 	}
 	b, err := json.Marshal(r)
@@ -603,7 +597,7 @@ func (m *Manager) expire(ctx context.Context) {
 				delete(cmds, id)
 			}
 		}
-		if cmds != nil && len(cmds) == 0 {
+		if len(cmds) == 0 {
 			delete(m.cmds, agent)
 		}
 		m.mu.Unlock()
@@ -777,6 +771,12 @@ func (m *Manager) handleResult(agent string, data []byte) {
 			return
 		}
 	}
+	m.applyResult(agent, r, len(data))
+}
+
+// applyResult counts and applies a result of agent (size bytes, for the
+// log of one dropped).
+func (m *Manager) applyResult(agent string, r fleet.Result, size int) {
 	m.results.Add(1)
 	switch r.Kind {
 	case fleet.Ack:
@@ -784,7 +784,7 @@ func (m *Manager) handleResult(agent string, data []byte) {
 	case fleet.Run:
 		m.applyRun(agent, r)
 	default:
-		m.drop("result", agent, "unknown kind "+string(r.Kind), len(data))
+		m.drop("result", agent, "unknown kind "+string(r.Kind), size)
 	}
 }
 
