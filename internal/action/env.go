@@ -127,11 +127,7 @@ func (e *Env) logf(format string, args ...any) {
 }
 
 // flushLog waits until the lines logged so far are in the log.
-func (e *Env) flushLog() {
-	if e.Log != nil {
-		_ = e.Log.Flush()
-	}
-}
+func (e *Env) flushLog() { _ = e.Log.Flush() }
 
 // Runner runs an external program with argv, never through a shell.
 type Runner interface {

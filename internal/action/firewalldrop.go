@@ -65,6 +65,16 @@ type addQueuer interface {
 	queueAdd(ctx context.Context, p netip.Prefix) (wait func() error)
 }
 
+// queues reports whether the backend can queue adds (nftables).
+func (f *firewallDrop) queues() bool {
+	b, err := f.chooseBackend()
+	if err != nil {
+		return false
+	}
+	_, ok := b.(addQueuer)
+	return ok
+}
+
 // queueAdd queues the block of the source address, when the backend can
 // carry out many together (nftables), and returns the wait for it.
 func (f *firewallDrop) queueAdd(ctx context.Context, in *Input) (wait func() error) {

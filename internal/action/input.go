@@ -165,14 +165,12 @@ type userFields struct {
 func (m *message) read(line []byte) bool {
 	d := decoder{data: line}
 	d.skipSpace()
-	object := d.peek() == '{'
-	if object {
-		readMessage(&d, m)
-	} else {
-		d.value()
+	if d.peek() != '{' {
+		return false
 	}
+	readMessage(&d, m)
 	d.skipSpace()
-	return object && !d.failed && d.off == len(d.data)
+	return !d.failed && d.off == len(d.data)
 }
 
 func readMessage(d *decoder, m *message) {

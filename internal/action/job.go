@@ -128,22 +128,25 @@ func (j *Job) finish(code int) {
 }
 
 // queuedAdder is an action whose adds can be queued, so that many are
-// carried out together: queueAdd starts the add of in and returns a
-// function that waits for it, or nil when this add cannot be queued.
+// carried out together: queues reports whether its adds can be queued on
+// this system (the backend decides), and queueAdd starts the add of in and
+// returns a function that waits for it, or nil when this add cannot be
+// queued.
 type queuedAdder interface {
+	queues() bool
 	queueAdd(ctx context.Context, in *Input) (wait func() error)
 }
 
 // Queues reports whether the adds of the action named name can be queued
-// and carried out together by AddAll (firewall-drop: single addresses on
-// nftables).
-func Queues(name string) bool {
+// and carried out together by AddAll in env (firewall-drop on nftables:
+// the backend is chosen, detected if need be, to tell).
+func Queues(name string, env *Env) bool {
 	f, ok := Lookup(name)
 	if !ok {
 		return false
 	}
-	_, ok = f(&Env{}).(queuedAdder)
-	return ok
+	q, ok := f(env).(queuedAdder)
+	return ok && q.queues()
 }
 
 // maxConcurrentAdds bounds the adds AddAll runs at once for actions that
@@ -173,15 +176,16 @@ func AddAll(ctx context.Context, jobs []*Job) {
 		}
 		rest = append(rest, j)
 	}
+	// The others start first, a few at a time, and the batch goes
+	// meanwhile instead of waiting for them.
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, maxConcurrentAdds)
 	for _, j := range rest {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
 			j.Run(ctx)
-		}()
+		})
 	}
 	for _, p := range queued {
 		p.j.end(p.wait())

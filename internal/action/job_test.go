@@ -75,14 +75,17 @@ func TestJobs(t *testing.T) {
 	}
 }
 
-// TestQueues: only firewall-drop queues its adds.
+// TestQueues: only firewall-drop queues its adds, and only on nftables.
 func TestQueues(t *testing.T) {
 	for _, name := range Names() {
-		if got, want := Queues(name), name == "firewall-drop"; got != want {
-			t.Errorf("Queues(%q) = %v, want %v", name, got, want)
+		for _, backend := range []string{"nftables", "ipset", "iptables"} {
+			env := &Env{GOOS: "linux", Options: Options{Backend: backend}}
+			if got, want := Queues(name, env), name == "firewall-drop" && backend == "nftables"; got != want {
+				t.Errorf("Queues(%q) on %s = %v, want %v", name, backend, got, want)
+			}
 		}
 	}
-	if Queues("no-such-action") {
+	if Queues("no-such-action", &Env{}) {
 		t.Error("an unknown name queues")
 	}
 }

@@ -25,8 +25,6 @@ func (b *nftBackend) del(context.Context, netip.Prefix) error { return errNoNft 
 
 func (b *nftBackend) present(context.Context, netip.Prefix) (bool, error) { return false, errNoNft }
 
-func (b *nftBackend) queueAdd(context.Context, netip.Prefix) func() error { return nil }
-
 // AddMany fails outside Linux.
 func (b *nftBackend) AddMany(context.Context, []netip.Prefix, time.Duration) error { return errNoNft }
 

@@ -48,9 +48,9 @@ const maxInput = 64 << 10
 // the input, the check_keys exchange, "Ended"), and are in the log when it
 // returns.
 func Run(ctx context.Context, name string, env *Env, stdin io.Reader, stdout io.Writer) int {
-	defer env.flushLog()
 	act, code := build(name, env)
 	if act == nil {
+		env.flushLog()
 		return code
 	}
 	return run(ctx, act, env, stdin, stdout)

@@ -2,8 +2,6 @@ package execd
 
 import (
 	"context"
-	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -22,17 +20,23 @@ import (
 // maxBatch bounds the requests of one batch.
 const maxBatch = 4096
 
-// queueable lists the built-in actions whose adds go through the batch.
-func queueable(opts Options) map[string]bool {
-	q := make(map[string]bool)
-	if opts.NoBuiltins {
+// batched reports whether the adds of executable go through the batch: a
+// built-in that runs here (no file of the operator's overrides it) and
+// whose adds can be queued on this system (firewall-drop on nftables; on
+// ipset or iptables each add runs on its own, with its own time limit).
+// It is decided once per executable.
+func (x *Execd) batched(executable string) bool {
+	x.mu.Lock()
+	q, ok := x.queueable[executable]
+	x.mu.Unlock()
+	if ok {
 		return q
 	}
-	for _, name := range action.Names() {
-		if action.Queues(name) {
-			q[name] = true
-		}
-	}
+	env := x.actionEnv(executable, 0)
+	q = env != nil && action.Queues(executable, env)
+	x.mu.Lock()
+	x.queueable[executable] = q
+	x.mu.Unlock()
 	return q
 }
 
@@ -59,7 +63,7 @@ func (x *Execd) runBatches() {
 			x.mu.Unlock()
 			return
 		}
-		batch := slices.Clone(x.batchQueue[:n])
+		batch := x.batchQueue[:n:n] // later appends go past n
 		x.batchQueue = x.batchQueue[n:]
 		x.mu.Unlock()
 		x.runBatch(batch)
@@ -164,20 +168,13 @@ func (x *Execd) armBatch(items []*batchItem) (unlock func()) {
 	)
 	for _, it := range items {
 		if it.job.Done() || it.job.Keys == nil {
-			if !it.job.Done() && it.req.Timeout > 0 {
-				it.res.Note = "the script sent no check_keys line, so no delete will run for this response"
-			}
 			continue
 		}
-		it.res.Keys = normalizeKeys(it.job.Keys)
-		if len(it.res.Keys) == 0 {
-			it.res.Note = "unusable check_keys line (no string keys); using the executable name as the key"
-		}
+		key := takeKeys(&it.res, it.req.Executable, it.job.Keys)
 		it.verb = verbContinue
 		if it.req.Timeout <= 0 {
 			continue
 		}
-		key := rkey(it.req.Executable, it.res.Keys)
 		it.res.Key = key
 		if !locked[key] {
 			locked[key] = true
@@ -221,22 +218,7 @@ func (x *Execd) armBatch(items []*batchItem) (unlock func()) {
 
 // finishItem sets the status of a batch item and reports it; late tells that the batch ran out of time.
 func (x *Execd) finishItem(it *batchItem, late bool) {
-	res := &it.res
-	code := it.job.Code
-	res.ExitCode = code
-	switch {
-	case late && code != action.ExitOK:
-		res.Status = StatusKilled
-		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" still running after %s; stopped", x.opts.RunTimeout))
-		x.arlog("%s: stopped: still running after %s (request %s)", res.Program, x.opts.RunTimeout, it.req.ID)
-	case it.verb == verbAbort:
-		res.Status = StatusAborted
-	case code == action.ExitOK:
-		res.Status = StatusOK
-	default:
-		res.Status = StatusFailed
-		x.arlog("%s: exited with status %d (request %s)", res.Program, code, it.req.ID)
-	}
-	res.Duration = time.Since(res.Started)
-	x.report(*res)
+	x.addStatus(&it.res, it.req, it.job.Code, it.verb, late)
+	it.res.Duration = time.Since(it.res.Started)
+	x.report(it.res)
 }

@@ -33,17 +33,14 @@ func blockReq(id, srcip string, ladder []int) Request {
 	return Request{ID: id, Command: "firewall-drop", Executable: "firewall-drop", Timeout: time.Hour, Alert: alert, Ladder: ladder}
 }
 
-// TestBatchedAdds sends a burst of firewall-drop requests, carried out in
-// batches on nftables in a network namespace: each request gets its own
+// TestBatchedAdds sends a burst of firewall-drop requests, which go
+// through the batch path on nftables in a network namespace: each request gets its own
 // result, log lines and timer, as a run of its own would; a repeated
 // address is aborted and keeps its block; hostile input is refused with
 // nothing applied; the timers survive a restart; an undo lifts one block;
 // and a repeat offender gets the ladder's timeout.
 func TestBatchedAdds(t *testing.T) {
 	ns := netnstest.New(t, "riposte-x-", "nft")
-	if !action.Queues("firewall-drop") {
-		t.Fatal("firewall-drop does not queue its adds")
-	}
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "logs", "active-responses.log")
 	al, err := arlog.Open(logPath)
@@ -68,6 +65,9 @@ func TestBatchedAdds(t *testing.T) {
 	}
 	x, _, stop := start(t, dir, opts)
 	x.opts.OnResult = opts.OnResult // start installs its own recorder
+	if !x.batched("firewall-drop") {
+		t.Fatal("firewall-drop adds on nftables do not go through the batch")
+	}
 
 	const n = 300
 	var want []string

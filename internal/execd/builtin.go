@@ -67,11 +67,7 @@ func (x *Execd) callAdd(req Request, env *action.Env, msg []byte, res Result) {
 		extended bool
 	)
 	code := action.Call(ctx, req.Executable, env, msg, func(keys []string) ([]byte, bool) {
-		res.Keys = normalizeKeys(keys)
-		if len(res.Keys) == 0 {
-			res.Note = "unusable check_keys line (no string keys); using the executable name as the key"
-		}
-		key := rkey(req.Executable, res.Keys)
+		key := takeKeys(&res, req.Executable, keys)
 		verb = verbContinue
 		if req.Timeout > 0 {
 			res.Key = key
@@ -84,12 +80,38 @@ func (x *Execd) callAdd(req Request, env *action.Env, msg []byte, res Result) {
 	if unlock != nil {
 		defer unlock()
 	}
-	if verb == "" && req.Timeout > 0 {
+	x.addStatus(&res, req, code, verb, ctx.Err() != nil && x.runCtx.Err() == nil)
+	if extended {
+		// The block is already in place; give it its new lifetime (a kernel
+		// element timeout, for instance).
+		if err := x.refresh(req.Executable, msg, res.Timeout); err != nil {
+			res.Note = strings.TrimSpace(res.Note + " refreshing the active block failed: " + err.Error())
+		}
+	}
+	res.Duration = time.Since(res.Started)
+	x.report(res)
+}
+
+// takeKeys records the keys of an action's check_keys line in res and
+// returns the timer key.
+func takeKeys(res *Result, executable string, keys []string) string {
+	res.Keys = normalizeKeys(keys)
+	if len(res.Keys) == 0 {
+		res.Note = "unusable check_keys line (no string keys); using the executable name as the key"
+	}
+	return rkey(executable, res.Keys)
+}
+
+// addStatus sets the exit code and status of a built-in's add from the
+// action's exit code, the check_keys answer (verb, "" when none was asked)
+// and whether its time ran out (late), and logs a failure.
+func (x *Execd) addStatus(res *Result, req Request, code int, verb string, late bool) {
+	res.ExitCode = code
+	if verb == "" && req.Timeout > 0 && code != action.ExitInvalid {
 		res.Note = "the script sent no check_keys line, so no delete will run for this response"
 	}
-	res.ExitCode = code
 	switch {
-	case ctx.Err() != nil && x.runCtx.Err() == nil:
+	case late && code != action.ExitOK:
 		res.Status = StatusKilled
 		res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" still running after %s; stopped", x.opts.RunTimeout))
 		x.arlog("%s: stopped: still running after %s (request %s)", res.Program, x.opts.RunTimeout, req.ID)
@@ -101,15 +123,6 @@ func (x *Execd) callAdd(req Request, env *action.Env, msg []byte, res Result) {
 		res.Status = StatusFailed
 		x.arlog("%s: exited with status %d (request %s)", res.Program, code, req.ID)
 	}
-	if extended {
-		// The block is already in place; give it its new lifetime (a kernel
-		// element timeout, for instance).
-		if err := x.refresh(req.Executable, msg, res.Timeout); err != nil {
-			res.Note = strings.TrimSpace(res.Note + " refreshing the active block failed: " + err.Error())
-		}
-	}
-	res.Duration = time.Since(res.Started)
-	x.report(res)
 }
 
 // callDelete runs the delete of e with a built-in action in this

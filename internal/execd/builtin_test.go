@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/riposte/riposte/internal/action"
 )
 
 // TestBuiltinInProcess runs ip-customblock in-process (no file in the bin
@@ -116,5 +118,24 @@ func TestOverrideOfQueuedAction(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, BinDir, "firewall-drop.ran")); err != nil {
 		t.Fatal("operator's script did not run")
+	}
+}
+
+// TestBatchedOnlyWhereItQueues: firewall-drop adds go through the batch on
+// nftables only; on iptables each runs on its own, and so does any add
+// with built-ins turned off.
+func TestBatchedOnlyWhereItQueues(t *testing.T) {
+	for _, tt := range []struct {
+		backend    string
+		noBuiltins bool
+		want       bool
+	}{{"nftables", false, true}, {"iptables", false, false}, {"ipset", false, false}, {"nftables", true, false}} {
+		x, _, _ := start(t, t.TempDir(), Options{Actions: action.Options{Backend: tt.backend}, NoBuiltins: tt.noBuiltins})
+		if got := x.batched("firewall-drop"); got != tt.want {
+			t.Errorf("%s (no built-ins %v): batched %v, want %v", tt.backend, tt.noBuiltins, got, tt.want)
+		}
+		if x.batched("host-deny") {
+			t.Errorf("%s: host-deny batched", tt.backend)
+		}
 	}
 }

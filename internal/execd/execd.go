@@ -209,7 +209,7 @@ type Execd struct {
 	wake    chan struct{}
 	closed  bool
 
-	queueable  map[string]bool // built-ins whose adds go through the batch
+	queueable  map[string]bool // executables whose adds go through the batch, see batched
 	batchQueue []Request       // adds waiting for the next batch
 	batching   bool            // a goroutine is running batches
 	reporting  chan struct{}   // holds a token unless a batch's results are being reported
@@ -265,7 +265,7 @@ func Open(opts Options) (*Execd, error) {
 		entries: make(map[string]*entry),
 		wake:    make(chan struct{}, 1),
 
-		queueable: queueable(opts),
+		queueable: make(map[string]bool),
 		reporting: make(chan struct{}, 1),
 	}
 	x.reporting <- struct{}{}
@@ -359,9 +359,10 @@ var ErrClosed = errors.New("execd: closed")
 
 // Submit starts a request in the background; its result goes to OnResult.
 func (x *Execd) Submit(req Request) error {
+	batched := x.batched(req.Executable)
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.queueable[req.Executable] {
+	if batched {
 		if !x.queueAdd(req) {
 			return ErrClosed
 		}

@@ -41,8 +41,8 @@ func (t *tail) String() string {
 	return string(t.buf)
 }
 
-// proc is one running response: an external script, or a built-in action
-// running in-process behind pipes. execd speaks the same protocol to both.
+// proc is one running external script, spoken to through its stdin and
+// stdout.
 type proc struct {
 	stdin   io.WriteCloser // nil once closed
 	stdout  io.Closer      // nil when closed or not wanted
@@ -50,9 +50,9 @@ type proc struct {
 	stderr  *tail
 	started time.Time
 	done    chan struct{}
-	code    int    // exit status, valid after done; -1 if killed
-	pid     int    // 0 for in-process runs
-	killFn  func() // ends the run
+	code    int // exit status, valid after done; -1 if killed
+	pid     int
+	cmd     *exec.Cmd
 	killed  bool
 	ctx     context.Context // the run is killed when it ends
 }
@@ -96,7 +96,7 @@ func startProc(ctx context.Context, path, argv0, dir string, wantStdout bool) (*
 	}
 	p.started = time.Now()
 	p.pid = cmd.Process.Pid
-	p.killFn = func() { killGroup(cmd) }
+	p.cmd = cmd
 	go func() {
 		_ = cmd.Wait()
 		if cmd.ProcessState != nil {
@@ -199,11 +199,10 @@ func (p *proc) wait(d time.Duration) bool {
 	return true
 }
 
-// kill ends the run: the script's whole process group, or the in-process
-// action's context and pipes.
+// kill ends the run: the script's whole process group.
 func (p *proc) kill() {
 	p.killed = true
-	p.killFn()
+	killGroup(p.cmd)
 	p.closeStdin()
 	p.closeStdout()
 }

@@ -134,9 +134,6 @@ func openStore(path string) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("execd state %s: %w", path, err)
 	}
-	// The repeat-offender counts go through Batch: concurrent ones share a
-	// transaction; a lone one waits at most this long.
-	db.MaxBatchDelay = 2 * time.Millisecond
 	return &store{db: db}, nil
 }
 
@@ -274,19 +271,9 @@ func (s *store) timers() ([]*timerRecord, error) {
 // takes ladder[n-1] minutes, and every later one the last step. It returns
 // the timeout to use and the offense count before this one.
 func (s *store) offense(key string, base time.Duration, ladder []int) (time.Duration, int, error) {
-	if len(ladder) == 0 || ladder[0] <= 0 {
-		return base, 0, nil
-	}
-	var timeout time.Duration
-	var count int
-	err := s.db.Batch(func(tx *bolt.Tx) error {
-		// Batch may run this again if a coalesced transaction fails: start
-		// from the base values each time.
-		var err error
-		timeout, count, err = bumpOffense(tx.Bucket(bucketOffenders), key, base, ladder)
-		return err
-	})
-	return timeout, count, err
+	r := &offenseReq{key: key, base: base, ladder: ladder}
+	err := s.offenses([]*offenseReq{r})
+	return r.timeout, r.count, err
 }
 
 // offenseReq is one count of offenses, for offenses.
@@ -298,25 +285,22 @@ type offenseReq struct {
 	count   int           // out: the offense count before this one
 }
 
-// offenses is offense for many keys in one transaction, in order: a key
-// given twice counts twice.
+// offenses is offense for many keys in one commit (shared with the timer
+// writes of the moment), in order: a key given twice counts twice.
 func (s *store) offenses(reqs []*offenseReq) error {
-	n := 0
+	counted := false
 	for _, r := range reqs {
 		r.timeout, r.count = r.base, 0
-		if len(r.ladder) > 0 && r.ladder[0] > 0 {
-			n++
-		}
+		counted = counted || hasLadder(r.ladder)
 	}
-	if n == 0 {
+	if !counted {
 		return nil
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.group(func(tx *bolt.Tx) error {
+		// Run again alone if the shared commit fails: start from the
+		// base values each time.
 		b := tx.Bucket(bucketOffenders)
 		for _, r := range reqs {
-			if len(r.ladder) == 0 || r.ladder[0] <= 0 {
-				continue
-			}
 			var err error
 			if r.timeout, r.count, err = bumpOffense(b, r.key, r.base, r.ladder); err != nil {
 				return err
@@ -326,9 +310,15 @@ func (s *store) offenses(reqs []*offenseReq) error {
 	})
 }
 
+// hasLadder reports whether ladder sets repeated-offender timeouts.
+func hasLadder(ladder []int) bool { return len(ladder) > 0 && ladder[0] > 0 }
+
 // bumpOffense counts one offense of key in b and returns the timeout and
 // the count before it.
 func bumpOffense(b *bolt.Bucket, key string, base time.Duration, ladder []int) (time.Duration, int, error) {
+	if !hasLadder(ladder) {
+		return base, 0, nil
+	}
 	v := b.Get([]byte(key))
 	if v == nil {
 		return base, 0, b.Put([]byte(key), []byte("0"))

@@ -11,8 +11,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// TestGroupCommit: timer writes from many goroutines at once all land,
-// sharing commits, and a write alone lands too.
+// TestGroupCommit: timer writes from many goroutines at once all land, a
+// delete lands too, and the goroutine leading the commits stops once they
+// are done.
 func TestGroupCommit(t *testing.T) {
 	s, err := openStore(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
