@@ -174,7 +174,7 @@ func FromFields(raw []byte, f Fields) (*Alert, error) {
 		return nil, &FieldError{"rule.level", fmt.Sprintf("%d is not a level from 0 to 20", f.RuleLevel)}
 	}
 	a := &Alert{Raw: raw, ID: f.ID, RuleID: f.RuleID, RuleLevel: f.RuleLevel, RuleGroups: f.RuleGroups,
-		NoAR: listsNoAR(f.RuleOptions), AgentID: ManagerID, AgentName: f.AgentName, DstUser: f.DstUser}
+		NoAR: ListsNoAR(f.RuleOptions), AgentID: ManagerID, AgentName: f.AgentName, DstUser: f.DstUser}
 	if f.AgentID != "" {
 		if !digits(f.AgentID) {
 			return nil, &FieldError{"agent.id", fmt.Sprintf("%q is not an agent number", f.AgentID)}
@@ -372,8 +372,9 @@ func str(field string, raw json.RawMessage) (string, error) {
 	return s, nil
 }
 
-// listsNoAR reports whether a list of rule options contains no_ar.
-func listsNoAR(options []string) bool {
+// ListsNoAR reports whether a list of rule options contains no_ar, as
+// rule.options of an alert does.
+func ListsNoAR(options []string) bool {
 	for _, o := range options {
 		if strings.TrimSpace(o) == "no_ar" {
 			return true
@@ -390,7 +391,7 @@ func hasNoAR(raw json.RawMessage) bool {
 	}
 	var list []string
 	if json.Unmarshal(raw, &list) == nil {
-		return listsNoAR(list)
+		return ListsNoAR(list)
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {

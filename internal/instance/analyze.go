@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,7 +39,6 @@ type sourceLine struct {
 // built-in ruleset, written under the data directory.
 func (in *Instance) loadRuleset() (*analysis.Engine, error) {
 	host, _ := os.Hostname()
-	in.managerName = host
 	opts := analysis.Options{ManagerName: host}
 	if rs := in.cfg.Ruleset; rs != nil {
 		opts.Decoders = append(append(opts.Decoders, rs.DecoderDirs...), rs.DecoderInclude...)
@@ -79,7 +77,6 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 	}
 	defer out.Close()
 	alerts := &alertsFile{f: out, log: in.log}
-	defer alerts.flush()
 
 	lines := in.events
 	var wg sync.WaitGroup
@@ -106,15 +103,18 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 	// Analysis and what follows it (alerts.json, decisions, dispatch) are
 	// two stages, each with a goroutine of its own, so that a burst of
 	// attacks is analysed while earlier alerts are answered. The second
-	// stage takes the alerts in the order of the lines.
+	// stage takes the alerts in the order of the lines, until the first
+	// closes found.
 	found := make(chan analyzed, 4096)
-	var answered sync.WaitGroup
-	answered.Add(1)
+	answered := make(chan struct{})
 	go func() {
-		defer answered.Done()
+		defer close(answered)
 		in.answer(ctx, found, alerts)
 	}()
-	defer answered.Wait()
+	defer func() {
+		close(found)
+		<-answered
+	}()
 
 	// lines is never closed: agents' events may arrive at any time.
 	sess := analysis.NewSession()
@@ -134,7 +134,7 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 		var agent *fleet.Agent // the agent doc names, when not this host
 		if l.agent.ID != "" {
 			var rewritten bool
-			if doc, rewritten = withAgent(doc, in.managerName, l.agent); rewritten {
+			if doc, rewritten = withAgent(doc, eng.ManagerName(), l.agent); rewritten {
 				agent = &l.agent
 			}
 		}
@@ -143,8 +143,8 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 		}
 		// Most alerts trigger no response: the rule alone says so, without
 		// reading the document back.
-		pre := alert.Alert{RuleID: strconv.Itoa(res.Rule.ID), RuleLevel: res.Rule.Level, RuleGroups: res.Rule.Groups,
-			NoAR: slices.Contains(res.Rule.Options, "no_ar")}
+		pre := alert.Alert{RuleID: strconv.Itoa(res.Rule.ID), RuleLevel: res.Rule.Level, RuleGroups: res.Rule.AlertGroups(),
+			NoAR: alert.ListsNoAR(res.Rule.Options)}
 		if len(in.engine.Match(&pre)) == 0 {
 			in.accepted.Add(1)
 			in.metrics.Alert("analysis")
@@ -172,8 +172,9 @@ type analyzed struct {
 // alerts.json and hands those that may trigger a response to Ingest, an
 // alert always reaching the file before anything is done about it. It
 // takes what is queued at once, up to maxAnswered, so that a burst costs
-// one write and one Ingest per handful of alerts. When ctx ends it writes
-// the alerts still queued, without answering them.
+// one write and one Ingest per handful of alerts. It returns once found is
+// closed and drained; after ctx ends, the alerts still queued are written,
+// not answered.
 func (in *Instance) answer(ctx context.Context, found <-chan analyzed, alerts *alertsFile) {
 	defer alerts.flush()
 	var answer []*alert.Alert
@@ -185,24 +186,15 @@ func (in *Instance) answer(ctx context.Context, found <-chan analyzed, alerts *a
 			answer = append(answer, a.alert)
 		}
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			for {
-				select {
-				case a := <-found:
-					take(a)
-				default:
-					return
-				}
-			}
-		case a := <-found:
-			take(a)
-		}
+	for a := range found {
+		take(a)
 	more:
 		for len(answer) < maxAnswered {
 			select {
-			case a := <-found:
+			case a, ok := <-found:
+				if !ok {
+					break more
+				}
 				take(a)
 			default:
 				break more

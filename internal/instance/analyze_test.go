@@ -2,6 +2,7 @@ package instance
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -392,4 +393,32 @@ func BenchmarkAlertsFile(b *testing.B) {
 		}
 		w.flush()
 	})
+}
+
+// TestAnswerAfterTheEnd: alerts still queued when the instance stops reach
+// alerts.json, in order, and are not answered.
+func TestAnswerAfterTheEnd(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alerts.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	found := make(chan analyzed, 10)
+	a, err := alert.Parse([]byte(`{"rule":{"id":"5763","level":10},"data":{"srcip":"203.0.113.7"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		found <- analyzed{doc: fmt.Appendf(nil, `{"n":%d}`, i), alert: a}
+	}
+	close(found)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	// A zero Instance: answering would use its engine and fail.
+	(&Instance{}).answer(ctx, found, &alertsFile{f: f, log: slog.New(slog.DiscardHandler)})
+	b, _ := os.ReadFile(path)
+	if want := "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n"; string(b) != want {
+		t.Errorf("alerts.json = %q, want %q", b, want)
+	}
 }

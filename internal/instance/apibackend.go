@@ -120,7 +120,7 @@ func (in *Instance) activeSnapshot() []manager.Active {
 	case s != nil && (s.seq == seq || time.Since(s.at) < snapInterval):
 		return s.list
 	case s != nil && len(s.list) >= in.snapSyncMax:
-		in.rebuildLater(s)
+		in.rebuildLater()
 		return s.list
 	}
 	in.snapMu.Lock()
@@ -155,20 +155,20 @@ func (in *Instance) rebuildSnapshot() *activeList {
 	return s
 }
 
-// rebuildLater rebuilds the list in the background, once snapInterval has
-// passed since old was built, unless a rebuild is already on its way; then
-// it wakes the live views, which read the list again.
-func (in *Instance) rebuildLater(old *activeList) {
+// rebuildLater rebuilds the list in the background (callers found it at
+// least snapInterval old), unless a rebuild is already on its way; then it
+// wakes the live views, which read the list again.
+func (in *Instance) rebuildLater() {
 	if !in.snapBusy.CompareAndSwap(false, true) {
 		return
 	}
-	time.AfterFunc(max(0, snapInterval-time.Since(old.at)), func() {
+	go func() {
 		in.snapMu.Lock()
 		in.rebuildSnapshot()
 		in.snapMu.Unlock()
 		in.snapBusy.Store(false)
 		in.notify()
-	})
+	}()
 }
 
 // activeIn reports whether a response acts on an address inside p.

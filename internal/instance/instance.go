@@ -117,16 +117,15 @@ type Instance struct {
 	results recentRuns
 
 	// The fleet: transport, manager state and, for a manager, enrollment.
-	subjects    fleet.Subjects
-	broker      *broker.Broker // nil on an external NATS cluster
-	nc          *nats.Conn
-	mgr         *manager.Manager
-	ca          *pki.CA
-	serverCert  tls.Certificate
-	enroll      *enroll.Server
-	events      chan sourceLine // lines to analyse: this host's and agents'
-	managerName string
-	js          jetstream.JetStream
+	subjects   fleet.Subjects
+	broker     *broker.Broker // nil on an external NATS cluster
+	nc         *nats.Conn
+	mgr        *manager.Manager
+	ca         *pki.CA
+	serverCert tls.Certificate
+	enroll     *enroll.Server
+	events     chan sourceLine // lines to analyse: this host's and agents'
+	js         jetstream.JetStream
 
 	// The audit trail, the white list entries added at run time, and the
 	// wake-up of live views.
