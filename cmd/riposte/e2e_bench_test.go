@@ -19,6 +19,7 @@ import (
 
 	"github.com/riposte/riposte/internal/action"
 	"github.com/riposte/riposte/internal/api"
+	"github.com/riposte/riposte/internal/netnstest"
 )
 
 // The measurements below run riposte run inside a network namespace and
@@ -76,6 +77,24 @@ func benchSetup(t *testing.T, rule string) (dir, ns string, f *os.File) {
 	return dir, ns, f
 }
 
+// socketGet returns what path of the instance in dir answers over its
+// control socket, as text (api.Client reads JSON only).
+func socketGet(ctx context.Context, dir, path string) ([]byte, error) {
+	cl := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", filepath.Join(dir, "riposte.sock"))
+	}}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://riposte"+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := cl.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(resp.Body)
+}
+
 // profiler returns, when RIPOSTE_E2E_PROFILE names a file prefix, a
 // function that saves what path of the instance in dir answers, after a
 // wait, to prefix.name+suffix.
@@ -84,21 +103,15 @@ func profiler(t *testing.T, dir, name string) func(after time.Duration, path, su
 	if out == "" {
 		return nil
 	}
-	cl := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", filepath.Join(dir, "riposte.sock"))
-	}}}
 	return func(after time.Duration, path, suffix string) {
 		time.Sleep(after)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://riposte"+path, nil)
-		resp, err := cl.Do(req)
+		b, err := socketGet(ctx, dir, path)
 		if err != nil {
 			t.Logf("profile: %v", err)
 			return
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
 		_ = os.WriteFile(out+"."+name+suffix, b, 0o644)
 	}
 }
@@ -107,15 +120,10 @@ func profiler(t *testing.T, dir, name string) func(after time.Duration, path, su
 // metrics (process_cpu_seconds_total).
 func processCPU(t *testing.T, dir string) time.Duration {
 	t.Helper()
-	cl := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", filepath.Join(dir, "riposte.sock"))
-	}}}
-	resp, err := cl.Get("http://riposte/metrics")
+	b, err := socketGet(context.Background(), dir, "/metrics")
 	if err != nil {
 		t.Fatalf("metrics: %v", err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "process_cpu_seconds_total "); ok {
 			var sec float64
@@ -211,10 +219,7 @@ func measureAttack(t *testing.T, interleaved bool) {
 	// read back from the kernel), then the whole set listed once to
 	// confirm that every address is in the kernel.
 	cl := api.NewSocketClient(filepath.Join(dir, "riposte.sock"))
-	inSet := func() int {
-		out, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "set", "inet", "riposte", "riposte_addr4").Output()
-		return strings.Count(string(out), "100.")
-	}
+	inSet := func() int { return len(netnstest.SetElements(t, ns, "inet", "riposte", "riposte_addr4")) }
 	var decided, ended time.Duration
 	for {
 		var h health

@@ -19,11 +19,11 @@ func newNetns(t *testing.T) string {
 
 // nftTable lists Riposte's table in the namespace ("" when absent).
 func nftTable(ns string) string {
-	out, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "inet", "riposte").CombinedOutput()
+	out, err := netnstest.Output(ns, "nft", "list", "table", "inet", "riposte")
 	if err != nil {
 		return ""
 	}
-	return string(out)
+	return out
 }
 
 // TestFirewallDropBuiltin runs the built-in firewall-drop, in-process, from

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/riposte/riposte/internal/netnstest"
 )
 
 // fleetNet is a small network made of namespaces: the manager's, holding a
@@ -28,32 +29,19 @@ type fleetNet struct {
 
 func newFleetNet(t *testing.T, n int) *fleetNet {
 	t.Helper()
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("needs nft and ip (installed by scripts/test)")
-	}
-	b := make([]byte, 3)
-	rand.Read(b)
-	tag := hex.EncodeToString(b)
 	ip := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
 		}
 	}
-	addNS := func(name string) {
-		ip("netns", "add", name)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
-		ip("-n", name, "link", "set", "lo", "up")
-	}
-	fn := &fleetNet{mgr: "rpm-" + tag, mgrAddr: "10.201.0.1"}
-	addNS(fn.mgr)
+	fn := &fleetNet{mgr: netnstest.New(t, "rpm-", "nft"), mgrAddr: "10.201.0.1"}
 	ip("-n", fn.mgr, "link", "add", "br0", "type", "bridge")
 	ip("-n", fn.mgr, "addr", "add", fn.mgrAddr+"/24", "dev", "br0")
 	ip("-n", fn.mgr, "link", "set", "br0", "up")
 	for i := 1; i <= n; i++ {
-		ns := fmt.Sprintf("rpa%d-%s", i, tag)
+		ns := netnstest.New(t, fmt.Sprintf("rpa%d-", i))
 		addr := fmt.Sprintf("10.201.0.%d", 10+i)
-		addNS(ns)
 		peer := fmt.Sprintf("va%d", i)
 		ip("link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", peer, "netns", fn.mgr)
 		ip("-n", fn.mgr, "link", "set", peer, "master", "br0")
