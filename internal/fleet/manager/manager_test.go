@@ -893,10 +893,18 @@ func TestForgetFinished(t *testing.T) {
 // bucket refuses the write, the command is still sent, kept in memory, and
 // the write that never landed is recorded.
 func TestDispatchStoreFailure(t *testing.T) {
+	// A cluster manager writes the record at once, a lone one after
+	// storeDefer: both find out it did not land.
+	for _, alone := range []bool{false, true} {
+		t.Run(fmt.Sprintf("alone=%v", alone), func(t *testing.T) { testDispatchStoreFailure(t, alone) })
+	}
+}
+
+func testDispatchStoreFailure(t *testing.T, alone bool) {
 	s := startServer(t, "")
 	nc := connect(t, s)
 	rec := &recorder{}
-	m, _ := startManager(t, nc, Options{Node: "n1", OnRecord: rec.add})
+	m, _ := startManager(t, nc, Options{Node: "n1", OnRecord: rec.add, Alone: alone})
 	m.storeWait = time.Millisecond
 	id := mustRegister(t, m, "web")
 	agent := newSimAgent(t, s, id)
