@@ -257,11 +257,10 @@ func (in *Instance) Run(ctx context.Context) error {
 
 	g := newRunGroup(ctx, in.log)
 	ctx = g.ctx
-	goRun := g.Go
-	goRun("execd", in.exec.Run)
-	goRun("manager", in.mgr.Run)
+	g.Go("execd", in.exec.Run)
+	g.Go("manager", in.mgr.Run)
 	if in.enroll != nil {
-		goRun("enrollment", in.enroll.ListenAndServe)
+		g.Go("enrollment", in.enroll.ListenAndServe)
 		agents := in.cfg.Riposte.Fleet.NATSURL
 		if in.broker != nil {
 			agents = in.broker.AgentURL()
@@ -270,25 +269,25 @@ func (in *Instance) Run(ctx context.Context) error {
 			"token_file", in.layout.TokenFile(), "ca_pin", in.ca.Pin(), "ca_file", filepath.Join(in.layout.PKIDir(), "ca.pem"))
 	}
 	in.loadTrail(ctx)
-	goRun("audit", in.auditWriter)
+	g.Go("audit", in.auditWriter)
 	if in.apiListener != nil {
-		goRun("api", in.serveAPI)
+		g.Go("api", in.serveAPI)
 	}
 	h := in.socketHandler()
-	goRun("control socket", func(ctx context.Context) error { return serve(ctx, ln, h) })
+	g.Go("control socket", func(ctx context.Context) error { return serve(ctx, ln, h) })
 	if tl != nil {
 		in.log.Info("accepting alerts over HTTP", "addr", tl.Addr().String())
 		lh := api.LoopbackHandler(in, in.log)
-		goRun("http", func(ctx context.Context) error { return serve(ctx, tl, lh) })
+		g.Go("http", func(ctx context.Context) error { return serve(ctx, tl, lh) })
 	}
 	for _, path := range in.cfg.Riposte.AlertsJSON {
-		goRun("alerts.json "+path, func(ctx context.Context) error { return in.followAlerts(ctx, path, offsets) })
+		g.Go("alerts.json "+path, func(ctx context.Context) error { return in.followAlerts(ctx, path, offsets) })
 	}
 	if in.analysis != nil {
-		goRun("analysis", func(ctx context.Context) error { return in.runAnalysis(ctx, in.analysis, offsets) })
+		g.Go("analysis", func(ctx context.Context) error { return in.runAnalysis(ctx, in.analysis, offsets) })
 	}
 	if hosts := in.engine.Allowlist().Hosts(); len(hosts) > 0 {
-		goRun("white list resolver", func(ctx context.Context) error { return in.resolveLoop(ctx, hosts) })
+		g.Go("white list resolver", func(ctx context.Context) error { return in.resolveLoop(ctx, hosts) })
 	}
 	in.log.Info("riposte running", "data_dir", in.layout.Dir, "socket", sock,
 		"responses", len(in.cfg.Responses), "active_responses_log", in.layout.ARLog())
