@@ -489,8 +489,7 @@ func TestRestart(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, dir)
 	// Each manager has a connection of its own, closed when it stops, as
-	// a restarted process would: the server then forgets the first one's
-	// pending pulls instead of delivering to them what comes next.
+	// a restarted process would.
 	nc := connect(t, s)
 	m1, stop := startManager(t, nc, Options{Node: "n1"})
 	on := mustRegister(t, m1, "on")
@@ -505,6 +504,21 @@ func TestRestart(t *testing.T) {
 	m1.Timeout(time.Minute, nil, ip)
 	stop()
 	nc.Close()
+	// Until the server has dropped the first manager's pending pulls, it
+	// may still deliver to them (the result then comes back only after the
+	// consumer's AckWait): publish once none is left.
+	js, err := jetstream.New(connect(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "no pending pulls", func() bool {
+		c, err := js.Consumer(bg, fleet.StreamAudit, "manager_n1")
+		if err != nil {
+			return false
+		}
+		ci, err := c.Info(bg)
+		return err == nil && ci.NumWaiting == 0
+	})
 
 	// Published while no manager runs: kept by the durable consumer.
 	addActive(t, agent, "198.51.100.1")
