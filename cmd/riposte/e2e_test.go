@@ -53,7 +53,11 @@ func TestMain(m *testing.M) {
 	}
 	build := exec.Command("go", append(args, "github.com/riposte/riposte/cmd/riposte")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	if bin := os.Getenv("RIPOSTE_E2E_BIN"); bin != "" {
+		// A binary built beforehand, to compare builds with the same
+		// measurements.
+		riposteBin = bin
+	} else if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: building riposte:", err)
 		os.RemoveAll(tmp)
 		os.Exit(1)

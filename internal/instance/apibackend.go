@@ -1,6 +1,7 @@
 package instance
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -382,29 +383,82 @@ func (in *Instance) audit(r audit.Record) {
 }
 
 // auditWriter publishes the audit records to the durable stream, away from
-// the path of decisions, until ctx ends.
+// the path of decisions, until ctx ends. It takes what is queued at once,
+// up to auditBatch records, so that a burst of decisions costs a few
+// messages instead of one each.
 func (in *Instance) auditWriter(ctx context.Context) error {
+	batch := make([]audit.Record, 0, auditBatch)
 	for {
 		select {
 		case r := <-in.auditq:
-			in.publishAudit(r)
+			batch = append(batch, r)
 		case <-ctx.Done():
 			for {
 				select {
 				case r := <-in.auditq:
-					in.publishAudit(r)
+					batch = append(batch, r)
+					if len(batch) == auditBatch {
+						in.publishAudit(batch...)
+						batch = batch[:0]
+					}
 				default:
+					in.publishAudit(batch...)
 					return nil
 				}
 			}
 		}
+	more:
+		for len(batch) < auditBatch {
+			select {
+			case r := <-in.auditq:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		in.publishAudit(batch...)
+		clear(batch)
+		batch = batch[:0]
 	}
 }
 
-func (in *Instance) publishAudit(r audit.Record) {
-	if b, err := json.Marshal(r); err == nil {
-		_, _ = in.js.PublishAsync(in.subjects.Audit(r.Kind), b)
+// Limits of one batch of audit records: how many records the writer takes
+// at once, and the size of one message (unless a single record is larger).
+const (
+	auditBatch    = 512
+	auditMsgBytes = 64 << 10
+)
+
+// publishAudit publishes records to the audit stream. Records of one kind
+// that follow each other share a message on that kind's subject, one JSON
+// document per line (JSON has no raw line breaks); a message of one record
+// is that record's document.
+func (in *Instance) publishAudit(records ...audit.Record) {
+	var (
+		buf  []byte
+		kind string
+	)
+	send := func() {
+		if len(buf) > 0 {
+			_, _ = in.js.PublishAsync(in.subjects.Audit(kind), buf)
+			buf = nil // the pending publish keeps it
+		}
 	}
+	for _, r := range records {
+		b, err := json.Marshal(r)
+		if err != nil {
+			continue
+		}
+		if len(buf) > 0 && (r.Kind != kind || len(buf)+1+len(b) > auditMsgBytes) {
+			send()
+		}
+		kind = r.Kind
+		if len(buf) > 0 {
+			buf = append(buf, '\n')
+		}
+		buf = append(buf, b...)
+	}
+	send()
 }
 
 // onRecord takes the manager's records into the trail.
@@ -445,15 +499,17 @@ func (in *Instance) loadTrail(ctx context.Context) {
 		n := 0
 		for m := range batch.Messages() {
 			n++
-			var r struct {
-				audit.Record
-				Name string `json:"name"`
-			}
-			if json.Unmarshal(m.Data(), &r) == nil {
-				if r.Command == "" {
-					r.Command = r.Name
+			for doc := range bytes.SplitSeq(m.Data(), []byte{'\n'}) {
+				var r struct {
+					audit.Record
+					Name string `json:"name"`
 				}
-				in.trail.Add(r.Record)
+				if json.Unmarshal(doc, &r) == nil {
+					if r.Command == "" {
+						r.Command = r.Name
+					}
+					in.trail.Add(r.Record)
+				}
 			}
 		}
 		if n == 0 {

@@ -1,14 +1,19 @@
 package instance
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/riposte/riposte/internal/api"
+	"github.com/riposte/riposte/internal/audit"
 	"github.com/riposte/riposte/internal/fleet"
 	"github.com/riposte/riposte/internal/fleet/manager"
 	"github.com/riposte/riposte/internal/httpapi"
@@ -108,5 +113,76 @@ func TestActiveSnapshotInBackground(t *testing.T) {
 	add(6)
 	if n := count(); n != 7 {
 		t.Fatalf("short list not rebuilt by the request: %d active, want 7", n)
+	}
+}
+
+// TestAuditBatches: audit records of one kind that follow each other share
+// a message of the audit stream, at most auditMsgBytes long, and every
+// record is back in the trail, in order and whole, after a restart.
+func TestAuditBatches(t *testing.T) {
+	dir := t.TempDir()
+	in, stop := startInstanceIn(t, dir, nil)
+	defer stop()
+	ctx := context.Background()
+	stream, err := in.js.Stream(ctx, fleet.StreamAudit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := info.State.Msgs
+
+	long := strings.Repeat("x", auditMsgBytes/3)
+	var want []audit.Record
+	for i := range 40 {
+		kind := "decision"
+		if i >= 30 {
+			kind = "change"
+		}
+		r := audit.Record{Time: time.Unix(1700000000+int64(i), 0).UTC(), Kind: kind, Agent: "000", Command: "firewall-drop",
+			IP: fmt.Sprintf("203.0.113.%d", i), Outcome: "run", Note: fmt.Sprintf("note %d\nwith a line break", i)}
+		if i == 35 || i == 36 || i == 37 {
+			r.Note = long // three of these do not fit one message
+		}
+		want = append(want, r)
+	}
+	in.publishAudit(want...)
+	// decision ×30 in one message; change: 5, then the long ones 2 + 1
+	// (with the last two short ones).
+	const wantMsgs = 3
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err = stream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.Msgs-before >= wantMsgs || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := info.State.Msgs - before; got != wantMsgs {
+		t.Fatalf("40 records took %d messages, want %d", got, wantMsgs)
+	}
+	stop()
+
+	in2, stop2 := startInstanceIn(t, dir, nil)
+	defer stop2()
+	q := audit.Query{Since: time.Unix(1700000000, 0), Until: time.Unix(1700000100, 0), Limit: 100}
+	got, total := in2.trail.Query(q)
+	for deadline := time.Now().Add(10 * time.Second); total < len(want) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond) // Run reloads the trail
+		got, total = in2.trail.Query(q)
+	}
+	if total != len(want) {
+		t.Fatalf("after a restart the trail holds %d of the %d records", total, len(want))
+	}
+	slices.Reverse(got) // newest first
+	for i := range want {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Errorf("record %d after a restart:\n got %+v\nwant %+v", i, got[i], want[i])
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,7 +28,14 @@ const benchConf = `<ossec_config>
 // that exits at once.
 func startInstance(tb testing.TB, onResult func(execd.Result)) *Instance {
 	tb.Helper()
-	dir := tb.TempDir()
+	in, stop := startInstanceIn(tb, tb.TempDir(), onResult)
+	tb.Cleanup(stop)
+	return in
+}
+
+// startInstanceIn runs the instance of startInstance in dir, until stop.
+func startInstanceIn(tb testing.TB, dir string, onResult func(execd.Result)) (in *Instance, stop func()) {
+	tb.Helper()
 	cfg, _, err := config.Parse("bench.conf", []byte(benchConf))
 	if err != nil {
 		tb.Fatal(err)
@@ -37,15 +45,15 @@ func startInstance(tb testing.TB, onResult func(execd.Result)) *Instance {
 	if err := os.WriteFile(filepath.Join(bin, "noop"), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	in, err := New(cfg, Options{Dir: dir, OnResult: onResult})
+	in, err = New(cfg, Options{Dir: dir, OnResult: onResult})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- in.Run(ctx) }()
-	tb.Cleanup(func() { cancel(); <-done })
-	return in
+	var once sync.Once
+	return in, func() { once.Do(func() { cancel(); <-done }) }
 }
 
 func TestIngestRunsLocally(t *testing.T) {
