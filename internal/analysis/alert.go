@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/riposte/riposte/internal/jsonstr"
 )
 
 // complianceGroups are group prefixes Wazuh moves out of rule.groups into
@@ -58,88 +60,6 @@ func complianceRank(key string) int {
 	return len(complianceGroups)
 }
 
-// jsonSafe reports the ASCII bytes appendString copies as they are.
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
-// one per bad byte, as encoding/json does.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	b = appendEscaped(b, s)
-	return append(b, '"')
-}
-
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
-// hasZero has the high bit set in the bytes of x that are zero (and
-// maybe, only when one is, in others).
-func hasZero(x uint64) uint64 { return (x - lsb) & ^x & msb }
-
-// hasLess has a high bit set where a byte of x is below n (n <= 128),
-// when x has no byte >= 0x80.
-func hasLess(x uint64, n byte) uint64 { return (x - lsb*uint64(n)) & ^x & msb }
-
-// appendEscaped appends s escaped for a JSON string, without quotes.
-func appendEscaped(b []byte, s string) []byte {
-	start := 0 // first byte of s not yet appended
-	for i := 0; i < len(s); {
-		// Skip eight plain ASCII bytes at a time.
-		for i+8 <= len(s) {
-			x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-			if (hasLess(x, 0x20)|hasZero(x^(lsb*'"'))|hasZero(x^(lsb*'\\'))|x)&msb != 0 {
-				break
-			}
-			i += 8
-		}
-		if i >= len(s) {
-			break
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, `\u00`...)
-				b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += n
-	}
-	return append(b, s[start:]...)
-}
-
 // decodedString is s as a JSON decoder reads it back from appendString:
 // every byte that is not part of valid UTF-8 is U+FFFD.
 func decodedString(s string) string {
@@ -165,7 +85,7 @@ func appendStrings(b []byte, ss []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, s)
+		b = jsonstr.Append(b, s)
 	}
 	return append(b, ']')
 }
@@ -261,7 +181,7 @@ func (r *Rule) alertParts() *alertParts {
 	p.head = strconv.AppendInt(p.head, int64(r.Level), 10)
 	p.head = append(p.head, `,"description":`...)
 	if !r.descVars {
-		p.head = appendString(p.head, r.Description)
+		p.head = jsonstr.Append(p.head, r.Description)
 	} else {
 		p.desc = splitDescription(r.Description)
 		// Escaping the pieces one by one gives the same text as escaping
@@ -285,7 +205,7 @@ func (r *Rule) alertParts() *alertParts {
 		}
 	}
 	p.mid = append(p.mid, `,"id":`...)
-	p.mid = appendString(p.mid, strconv.Itoa(r.ID))
+	p.mid = jsonstr.Append(p.mid, strconv.Itoa(r.ID))
 	if len(r.Mitre) > 0 {
 		p.mid = append(p.mid, `,"mitre":{"id":`...)
 		p.mid = appendStrings(p.mid, r.Mitre)
@@ -302,7 +222,7 @@ func (r *Rule) alertParts() *alertParts {
 	}
 	for _, c := range r.compliance {
 		p.tail = append(p.tail, ',')
-		p.tail = appendString(p.tail, c.key)
+		p.tail = jsonstr.Append(p.tail, c.key)
 		p.tail = append(p.tail, ':')
 		p.tail = appendStrings(p.tail, c.values)
 	}
@@ -325,9 +245,9 @@ func (e *Engine) prepareAlerts() {
 		}
 	}
 	b := []byte(`},"agent":{"id":"000","name":`)
-	b = appendString(b, e.opts.ManagerName)
+	b = jsonstr.Append(b, e.opts.ManagerName)
 	b = append(b, `},"manager":{"name":`...)
-	b = appendString(b, e.opts.ManagerName)
+	b = jsonstr.Append(b, e.opts.ManagerName)
 	e.alertAgent = append(b, `},"id":`...)
 }
 
@@ -427,9 +347,9 @@ func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time, prev []
 	agent := e.alertAgent
 	if agent == nil {
 		b := []byte(`},"agent":{"id":"000","name":`)
-		b = appendString(b, e.opts.ManagerName)
+		b = jsonstr.Append(b, e.opts.ManagerName)
 		b = append(b, `},"manager":{"name":`...)
-		b = appendString(b, e.opts.ManagerName)
+		b = jsonstr.Append(b, e.opts.ManagerName)
 		agent = append(b, `},"id":`...)
 	}
 	size := alertSize(ev, r, p, agent)
@@ -458,11 +378,11 @@ func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time, prev []
 				if sg.isVar {
 					s, _ = value(ev, sg.field)
 				}
-				b = appendEscaped(b, s)
+				b = jsonstr.AppendEscaped(b, s)
 			}
 			b = append(b, '"')
 		} else {
-			b = appendString(b, r.description(ev))
+			b = jsonstr.Append(b, r.description(ev))
 		}
 	}
 	b = append(b, p.mid...)
@@ -498,19 +418,19 @@ func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time, prev []
 		sep := ""
 		if ev.ProgramName != "" {
 			b = append(b, `"program_name":`...)
-			b = appendString(b, ev.ProgramName)
+			b = jsonstr.Append(b, ev.ProgramName)
 			sep = ","
 		}
 		if ev.Timestamp != "" {
 			b = append(b, sep...)
 			b = append(b, `"timestamp":`...)
-			b = appendString(b, ev.Timestamp)
+			b = jsonstr.Append(b, ev.Timestamp)
 			sep = ","
 		}
 		if ev.Hostname != "" {
 			b = append(b, sep...)
 			b = append(b, `"hostname":`...)
-			b = appendString(b, ev.Hostname)
+			b = jsonstr.Append(b, ev.Hostname)
 		}
 		b = append(b, '}')
 	}
@@ -518,11 +438,11 @@ func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time, prev []
 		b = append(b, `,"decoder":{`...)
 		if d.parent != nil {
 			b = append(b, `"parent":`...)
-			b = appendString(b, d.parent.Name)
+			b = jsonstr.Append(b, d.parent.Name)
 			b = append(b, ',')
 		}
 		b = append(b, `"name":`...)
-		b = appendString(b, d.Name)
+		b = jsonstr.Append(b, d.Name)
 		b = append(b, '}')
 	}
 	if len(ev.Fields) > 0 {
@@ -530,7 +450,7 @@ func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time, prev []
 		b = appendFields(b, ev.Fields)
 	}
 	b = append(b, `,"location":`...)
-	b = appendString(b, ev.Location)
+	b = jsonstr.Append(b, ev.Location)
 	return append(b, '}'), id
 }
 
@@ -542,7 +462,7 @@ func (ev *Event) appendFullLog(b []byte) []byte {
 		return append(b, ev.FullLog...)
 	}
 	n := len(b)
-	b = appendEscaped(b, ev.FullLog)
+	b = jsonstr.AppendEscaped(b, ev.FullLog)
 	ev.fullPlain = len(b)-n == len(ev.FullLog)
 	return b
 }
@@ -556,12 +476,12 @@ func appendFields(b []byte, fields []Field) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, f.Name)
+			b = jsonstr.Append(b, f.Name)
 			b = append(b, ':')
 			if f.raw {
 				b = append(b, f.Value...)
 			} else {
-				b = appendString(b, f.Value)
+				b = jsonstr.Append(b, f.Value)
 			}
 		}
 		return append(b, '}')
@@ -601,14 +521,14 @@ func appendFields(b []byte, fields []Field) []byte {
 			if n.raw {
 				return append(b, n.value...)
 			}
-			return appendString(b, n.value)
+			return jsonstr.Append(b, n.value)
 		}
 		b = append(b, '{')
 		for i, c := range n.children {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, c.name)
+			b = jsonstr.Append(b, c.name)
 			b = append(b, ':')
 			b = emit(b, c)
 		}

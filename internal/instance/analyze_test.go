@@ -424,3 +424,33 @@ func TestAnswerAfterTheEnd(t *testing.T) {
 		t.Errorf("alerts.json = %q, want %q", b, want)
 	}
 }
+
+// BenchmarkAttackAnalysis analyses what the attack measurement writes (an
+// address failing eight passwords, rule 5760 seven times then 5763) as the
+// analysis loop does: each line through Engine.Process, and the alerts that
+// may trigger a response made into alerts. The figure is per address.
+func BenchmarkAttackAnalysis(b *testing.B) {
+	eng := loadTestRuleset(b, "bench")
+	sess := analysis.NewSession()
+	name := eng.ManagerName()
+	b.ReportAllocs()
+	alerts := 0
+	for i := 0; b.Loop(); i++ {
+		for round := range 8 {
+			line := fmt.Sprintf("Nov 27 10:00:00 web01 sshd[%d]: Failed password for root from 100.%d.%d.%d port 50000 ssh2", round, 64+(i>>16&63), i>>8&255, i&255)
+			res, err := eng.Process(sess, "/var/log/auth.log", line)
+			if err != nil || res.Rule == nil {
+				b.Fatalf("line %q: no rule (%v)", line, err)
+			}
+			if res.Rule.ID == 5763 {
+				if _, err := resultAlert(res, res.Alert, name, nil); err != nil {
+					b.Fatal(err)
+				}
+				alerts++
+			}
+		}
+	}
+	if alerts < b.N/2 {
+		b.Fatalf("%d 5763 alerts for %d addresses", alerts, b.N)
+	}
+}
