@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -16,6 +15,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/riposte/riposte/internal/fleet"
+	"github.com/riposte/riposte/internal/jsonstr"
 )
 
 // Active is a stateful response in effect on an agent, as stored in
@@ -34,6 +34,46 @@ type Active struct {
 	Added   time.Time `json:"added"`
 	Until   time.Time `json:"until"`
 	Backend string    `json:"backend,omitempty"`
+}
+
+// appendJSON appends a's JSON document, the same as encoding/json's but
+// for <, > and & left as they are, and faster: the central list is
+// written once per block.
+func (a *Active) appendJSON(b []byte) []byte {
+	str := func(b []byte, key, v string, omitEmpty bool) []byte {
+		if omitEmpty && v == "" {
+			return b
+		}
+		b = append(b, ',', '"')
+		b = append(b, key...)
+		b = append(b, '"', ':')
+		return jsonstr.Append(b, v)
+	}
+	b = append(b, `{"id":`...)
+	b = jsonstr.Append(b, a.ID)
+	b = str(b, "agent", a.Agent, false)
+	b = str(b, "name", a.Name, true)
+	b = str(b, "executable", a.Executable, true)
+	b = str(b, "key", a.Key, false)
+	if len(a.Keys) > 0 {
+		b = append(b, `,"keys":[`...)
+		for i, k := range a.Keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonstr.Append(b, k)
+		}
+		b = append(b, ']')
+	}
+	b = str(b, "srcip", a.SrcIP, true)
+	b = str(b, "command_id", a.CommandID, true)
+	b = append(b, `,"added":"`...)
+	b = a.Added.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","until":"`...)
+	b = a.Until.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	b = str(b, "backend", a.Backend, true)
+	return append(b, '}')
 }
 
 type activeEntry struct {
@@ -149,10 +189,7 @@ func (m *Manager) applyActive(e jetstream.KeyValueEntry) {
 // putActive returns the write of a; m.mu must be held to call it, not to
 // run the returned function.
 func (m *Manager) putActive(a Active) func() {
-	b, err := json.Marshal(a)
-	if err != nil {
-		return nil
-	}
+	b := a.appendJSON(make([]byte, 0, 384))
 	ttl := a.Until.Sub(m.o.Now()) + activeGrace + markerTTL
 	return func() { m.fireAndForget(m.putAsync(fleet.BucketActive, a.ID, b, ttl)) }
 }
