@@ -393,10 +393,11 @@ func (x *Execd) report(r Result) {
 	if r.Status != StatusOK && r.Status != StatusAborted {
 		lvl = slog.LevelWarn
 	}
-	x.log.Log(context.Background(), lvl, "run ended",
-		"request", r.RequestID, "command", r.Command, "program", r.Program, "verb", r.Verb,
-		"keys", r.Keys, "status", r.Status, "exit_code", r.ExitCode, "duration", r.Duration,
-		"timeout", r.Timeout, "note", r.Note, "stderr", r.Stderr)
+	// Typed attributes: this is logged for every block of an attack.
+	x.log.LogAttrs(context.Background(), lvl, "run ended",
+		slog.String("request", r.RequestID), slog.String("command", r.Command), slog.String("program", r.Program), slog.String("verb", r.Verb),
+		slog.Any("keys", r.Keys), slog.String("status", string(r.Status)), slog.Int("exit_code", r.ExitCode), slog.Duration("duration", r.Duration),
+		slog.Duration("timeout", r.Timeout), slog.String("note", r.Note), slog.String("stderr", r.Stderr))
 	line := fmt.Sprintf("%s: %s %s, exit status %d, %s", r.Program, r.Verb, r.Status, r.ExitCode, r.Duration.Round(time.Microsecond))
 	if len(r.Keys) > 0 {
 		keys, _ := json.Marshal(r.Keys)

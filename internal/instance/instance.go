@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -389,30 +390,33 @@ func (in *Instance) carryOut(d *respond.Decision, dryRun bool, accepted time.Tim
 		}
 		in.audit(rec)
 	}()
-	attrs := []any{"decision", d.ID, "rule", d.Alert.RuleID, "level", d.Alert.RuleLevel, "agent", d.Alert.AgentID,
-		"command", r.Command, "location", r.Location.String(), "response", fmt.Sprintf("%s:%d", r.File, r.Line),
-		"outcome", rep.Outcome, "reason", rep.Reason}
+	// Typed attributes: this is logged for every block of an attack.
+	attrs := make([]slog.Attr, 0, 13)
+	attrs = append(attrs, slog.String("decision", d.ID), slog.String("rule", d.Alert.RuleID), slog.Int("level", d.Alert.RuleLevel),
+		slog.String("agent", d.Alert.AgentID), slog.String("command", r.Command), slog.String("location", r.Location.String()),
+		slog.String("response", r.File+":"+strconv.Itoa(r.Line)), slog.String("outcome", rep.Outcome), slog.String("reason", rep.Reason))
 	if d.SrcIP.IsValid() {
-		attrs = append(attrs, "srcip", d.SrcIP.String())
+		attrs = append(attrs, slog.String("srcip", d.SrcIP.String()))
 	} else if d.Alert.SrcIP != "" {
-		attrs = append(attrs, "srcip_raw", truncate(d.Alert.SrcIP, 64))
+		attrs = append(attrs, slog.String("srcip_raw", truncate(d.Alert.SrcIP, 64)))
 	}
+	ctx := context.Background()
 	if rep.Outcome != respond.Run.String() {
 		lvl := slog.LevelInfo
 		if d.Outcome == respond.Rejected {
 			lvl = slog.LevelWarn
 		}
-		in.log.Log(context.Background(), lvl, "response not run", attrs...)
+		in.log.LogAttrs(ctx, lvl, "response not run", attrs...)
 		return rep
 	}
 	rep.Delivery = in.dispatch(d)
 	for t, what := range rep.Delivery {
 		in.metrics.Dispatch(t, what, time.Since(accepted))
+		lvl, msg := slog.LevelInfo, "response dispatched"
 		if strings.HasPrefix(what, "not ") {
-			in.log.Warn("response not delivered", append(attrs, "target", t, "delivery", what)...)
-		} else {
-			in.log.Info("response dispatched", append(attrs, "target", t, "delivery", what)...)
+			lvl, msg = slog.LevelWarn, "response not delivered"
 		}
+		in.log.LogAttrs(ctx, lvl, msg, append(attrs, slog.String("target", t), slog.String("delivery", what))...)
 	}
 	return rep
 }
