@@ -213,6 +213,13 @@ func (e *Engine) Process(sess *Session, location, line string) (*Result, error) 
 			prev = st.previous()
 		}
 		res.Alert, res.AlertID = e.alertJSON(ev, r, res.FiredTimes, st.time(), prev)
+		if r.remembered || e.recordAll {
+			// The session keeps the line's block for correlation, but
+			// not the alert: the result goes apart.
+			out := *res
+			b.res = Result{}
+			return &out, nil
+		}
 	}
 	return res, nil
 }
