@@ -317,3 +317,33 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 	waitFor(t, 3*time.Second, "/v1/responses/active to be empty", func() bool { return len(in2.active()) == 0 })
 	in2.stop()
 }
+
+// TestCentralListAfterSIGKILL: the central list of active responses
+// (/api/v1/responses) shows, after kill -9 and a start, the block whose
+// timer survived, even when the list's own write had not happened yet.
+func TestCentralListAfterSIGKILL(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	dir := newDataDir(t, statefulScripts)
+	cfg := writeConfig(t, dir, cmdStateful+"\n  "+response("stateful", "5712", 600, ""), "", "")
+	in := startRiposte(t, dir, cfg)
+	sendJSON(t, dir, sshAlert("203.0.113.97"))
+	waitFor(t, 5*time.Second, "the add and its reply", func() bool { return len(records(t, dir, "stateful")) >= 2 })
+	waitFor(t, 5*time.Second, "the run's result", func() bool { return len(in.runs()) == 1 })
+	in.kill()
+
+	in2 := startRiposte(t, dir, cfg)
+	defer in2.stop()
+	var page struct {
+		Items []struct {
+			Agent string    `json:"agent"`
+			SrcIP string    `json:"srcip"`
+			Until time.Time `json:"until"`
+		} `json:"items"`
+		Total int `json:"total"`
+	}
+	in2.mustGet("/api/v1/responses", &page)
+	if page.Total != 1 || page.Items[0].Agent != "000" || page.Items[0].SrcIP != "203.0.113.97" || time.Until(page.Items[0].Until) < 500*time.Second {
+		t.Fatalf("central list after kill -9: %+v", page)
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/riposte/riposte/internal/execd"
 	"github.com/riposte/riposte/internal/fleet"
+	"github.com/riposte/riposte/internal/fleet/manager"
 )
 
 // executor carries out fleet commands with this host's execd: on an agent
@@ -87,4 +88,17 @@ func executableOf(program string) string {
 		}
 	}
 	return program
+}
+
+// reconcileActive makes the manager's active list for this host what
+// execd holds.
+func (in *Instance) reconcileActive() {
+	ps := in.exec.Pending()
+	held := make([]manager.Active, 0, len(ps))
+	for _, p := range ps {
+		held = append(held, manager.Active{Name: p.Command, Executable: p.Executable, Key: p.Key, Keys: p.Keys, Added: p.Added, Until: p.Deadline})
+	}
+	if added, dropped := in.mgr.Reconcile(fleet.ManagerID, held); added+dropped > 0 {
+		in.log.Info("active responses of this host reconciled with its timers", "added", added, "dropped", dropped)
+	}
 }

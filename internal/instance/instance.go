@@ -203,6 +203,11 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 		return nil, err
 	}
 	in.exec = x
+	if in.broker != nil {
+		// Alone on its store, the manager takes this host's active
+		// responses from execd's timers (see manager.Reconcile).
+		in.reconcileActive()
+	}
 	if err := in.prepareAPI(); err != nil {
 		in.closeFleet()
 		al.Close()

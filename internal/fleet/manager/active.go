@@ -191,7 +191,7 @@ func (m *Manager) applyActive(e jetstream.KeyValueEntry) {
 func (m *Manager) putActive(a Active) func() {
 	b := a.appendJSON(make([]byte, 0, 384))
 	ttl := a.Until.Sub(m.o.Now()) + activeGrace + markerTTL
-	return func() { m.fireAndForget(m.putAsync(fleet.BucketActive, a.ID, b, ttl)) }
+	return func() { m.putLater(fleet.BucketActive, a.ID, b, ttl) }
 }
 
 // applyRunState updates the central state from a run's result: a stateful
@@ -240,7 +240,7 @@ func (m *Manager) applyRunState(agent string, r fleet.Result, srcIP string) func
 		}
 		delete(m.active, id)
 		m.activeVer.Add(1)
-		return func() { m.fireAndForget(m.purgeAsync(fleet.BucketActive, id)) }
+		return func() { m.purgeLater(fleet.BucketActive, id) }
 	}
 	return nil
 }
@@ -266,6 +266,52 @@ func (m *Manager) extendActive(agent, key string, until time.Time) func() {
 	return m.putActive(e.a)
 }
 
+// Reconcile makes the active list of agent what its executor holds: held
+// are its stateful responses in effect (ID, Agent and SrcIP are filled in
+// when empty). A lone manager calls it at start for its own host, whose
+// executor keeps its timers in a store of its own: the list's writes are
+// put off (see lazyWrites), so a crash may have lost the last ones. It
+// returns how many entries it added and dropped.
+func (m *Manager) Reconcile(agent string, held []Active) (added, dropped int) {
+	keep := make(map[string]bool, len(held))
+	var writes []func()
+	m.mu.Lock()
+	for _, a := range held {
+		a.Agent = agent
+		if a.ID == "" {
+			a.ID = ActiveID(agent, a.Key)
+		}
+		if a.SrcIP == "" {
+			a.SrcIP = addrIn(append([]string{a.Key}, a.Keys...))
+		}
+		a.Added, a.Until = a.Added.UTC(), a.Until.UTC()
+		keep[a.ID] = true
+		if _, ok := m.active[a.ID]; ok {
+			continue
+		}
+		m.active[a.ID] = &activeEntry{a: a}
+		added++
+		if w := m.putActive(a); w != nil {
+			writes = append(writes, w)
+		}
+	}
+	for id, e := range m.active {
+		if e.a.Agent == agent && !keep[id] {
+			delete(m.active, id)
+			dropped++
+			writes = append(writes, func() { m.purgeLater(fleet.BucketActive, id) })
+		}
+	}
+	if added+dropped > 0 {
+		m.activeVer.Add(1)
+	}
+	m.mu.Unlock()
+	for _, w := range writes {
+		w()
+	}
+	return added, dropped
+}
+
 // sweepActive drops active responses past their end by more than a grace
 // period: their agent was offline when it deleted them.
 func (m *Manager) sweepActive() {
@@ -281,7 +327,7 @@ func (m *Manager) sweepActive() {
 	}
 	m.mu.Unlock()
 	for _, id := range gone {
-		m.fireAndForget(m.purgeAsync(fleet.BucketActive, id))
+		m.purgeLater(fleet.BucketActive, id)
 		m.log.Debug("active response past its end dropped", "id", id)
 	}
 }

@@ -1,11 +1,20 @@
 package manager
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/riposte/riposte/internal/fleet"
 )
 
 // TestActiveJSON: the hand-written document of an Active reads back as
@@ -56,4 +65,152 @@ func BenchmarkActiveJSON(b *testing.B) {
 			a.appendJSON(make([]byte, 0, 384))
 		}
 	})
+}
+
+// TestLazyWrites: a lone manager writes the active list and the offense
+// counts once no more writes come (at the second flush without new ones),
+// or once the oldest has waited lazyMax; a later write of a key replaces
+// one still waiting; Close writes what waits; a manager of a cluster
+// writes at once.
+func TestLazyWrites(t *testing.T) {
+	s := startServer(t, "")
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	// No Run: the test calls the flushes.
+	m, err := New(context.Background(), Options{Conn: connect(t, s), Alone: true, Now: now, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	// stored reads key from the bucket of kv, once the asynchronous writes
+	// of m have reached the server.
+	stored := func(m *Manager, kv jetstream.KeyValue, key string) (string, bool) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		select {
+		case <-m.js.PublishAsyncComplete():
+		case <-ctx.Done():
+			t.Fatal("writes not acknowledged")
+		}
+		e, err := kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return "", false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(e.Value()), true
+	}
+
+	// A burst: nothing is written while writes keep coming.
+	m.putLater(fleet.BucketActive, "000.a", []byte(`{"id":"000.a"}`), time.Hour)
+	m.flushLazy()
+	m.putLater(fleet.BucketActive, "000.b", []byte(`{"id":"000.b"}`), time.Hour)
+	m.putLater(fleet.BucketOffenders, "203_0_113_7", []byte(`{"count":1}`), 0)
+	m.putLater(fleet.BucketActive, "000.c", []byte(`{"id":"000.c"}`), time.Hour)
+	m.purgeLater(fleet.BucketActive, "000.c") // replaces the write waiting
+	m.flushLazy()
+	if _, ok := stored(m, m.kvActive, "000.a"); ok {
+		t.Fatal("written while writes were still coming")
+	}
+	// Then one flush without new writes: all written.
+	m.flushLazy()
+	for _, k := range []struct {
+		kv         jetstream.KeyValue
+		key, value string
+	}{{m.kvActive, "000.a", `{"id":"000.a"}`}, {m.kvActive, "000.b", `{"id":"000.b"}`}, {m.kvOffenders, "203_0_113_7", `{"count":1}`}} {
+		if v, ok := stored(m, k.kv, k.key); !ok || v != k.value {
+			t.Errorf("%s after the burst: %q, %v", k.key, v, ok)
+		}
+	}
+	if _, ok := stored(m, m.kvActive, "000.c"); ok {
+		t.Error("000.c, purged before its write, is stored")
+	}
+
+	// Writes that never stop are written once the oldest has waited
+	// lazyMax.
+	m.putLater(fleet.BucketActive, "000.d", []byte(`{"id":"000.d"}`), time.Hour)
+	for range 3 {
+		clock.Add(int64(lazyMax / 4))
+		m.putLater(fleet.BucketActive, "000.e", []byte(`{"id":"000.e"}`), time.Hour)
+		m.flushLazy()
+	}
+	if _, ok := stored(m, m.kvActive, "000.d"); ok {
+		t.Fatal("written before lazyMax")
+	}
+	clock.Add(int64(lazyMax / 4))
+	m.putLater(fleet.BucketActive, "000.e", []byte(`{"id":"000.e"}`), time.Hour)
+	m.flushLazy()
+	if _, ok := stored(m, m.kvActive, "000.d"); !ok {
+		t.Fatal("not written after lazyMax")
+	}
+
+	// Close writes what waits, and writes at once afterwards.
+	m.putLater(fleet.BucketActive, "000.f", []byte(`{"id":"000.f"}`), time.Hour)
+	m.Close()
+	m.putLater(fleet.BucketActive, "000.g", []byte(`{"id":"000.g"}`), time.Hour)
+	for _, key := range []string{"000.f", "000.g"} {
+		if _, ok := stored(m, m.kvActive, key); !ok {
+			t.Errorf("%s not written by or after Close", key)
+		}
+	}
+
+	// A manager of a cluster writes at once.
+	m2, err := New(context.Background(), Options{Conn: connect(t, s), Node: "clustered", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	m2.putLater(fleet.BucketActive, "000.h", []byte(`{"id":"000.h"}`), time.Hour)
+	if _, ok := stored(m2, m2.kvActive, "000.h"); !ok {
+		t.Error("a manager of a cluster put its write off")
+	}
+}
+
+// TestReconcile: the active list of an agent becomes what its executor
+// holds: entries it lacks are added and stored, entries it no longer holds
+// are dropped and purged, other agents' entries stay.
+func TestReconcile(t *testing.T) {
+	s := startServer(t, "")
+	m, stop := startManager(t, connect(t, s), Options{Alone: true})
+	at := time.Now().UTC().Truncate(time.Second)
+	held := func(key string) Active {
+		return Active{Name: "firewall-drop", Executable: "firewall-drop", Key: key, Keys: []string{key}, Added: at, Until: at.Add(time.Hour)}
+	}
+	// Before: 000 has a (still held) and b (gone); 001 has c.
+	for _, r := range []struct {
+		agent, key string
+	}{{"000", "203.0.113.1"}, {"000", "203.0.113.2"}, {"001", "203.0.113.3"}} {
+		m.mu.Lock()
+		w := m.applyRunState(r.agent, fleet.Result{Verb: "add", Outcome: "ok", Key: r.key, Keys: []string{r.key}, Timeout: fleet.Duration(time.Hour), Started: at}, "")
+		m.mu.Unlock()
+		w()
+	}
+	added, dropped := m.Reconcile("000", []Active{held("203.0.113.1"), held("203.0.113.4")})
+	if added != 1 || dropped != 1 {
+		t.Errorf("Reconcile: added %d, dropped %d; want 1 and 1", added, dropped)
+	}
+	ids := func(list []Active) []string {
+		var out []string
+		for _, a := range list {
+			out = append(out, a.Agent+" "+a.SrcIP)
+		}
+		slices.Sort(out)
+		return out
+	}
+	want := []string{"000 203.0.113.1", "000 203.0.113.4", "001 203.0.113.3"}
+	if got := ids(m.Active(Filter{})); !slices.Equal(got, want) {
+		t.Errorf("active after Reconcile: %v, want %v", got, want)
+	}
+	// Stored as well: a new manager on the same store loads the same.
+	stop()
+	m2, _ := startManager(t, connect(t, s), Options{Alone: true})
+	if got := ids(m2.Active(Filter{})); !slices.Equal(got, want) {
+		t.Errorf("active loaded after Reconcile: %v, want %v", got, want)
+	}
+	if a := m2.Active(Filter{Agent: "000", IP: netip.MustParseAddr("203.0.113.4")}); len(a) != 1 || !a[0].Until.Equal(at.Add(time.Hour)) || a[0].ID != ActiveID("000", "203.0.113.4") {
+		t.Errorf("reconciled entry %+v", a)
+	}
 }

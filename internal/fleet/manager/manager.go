@@ -170,6 +170,7 @@ type Manager struct {
 	active    map[string]*activeEntry         // Active.ID → entry
 	activeVer atomic.Uint64                   // counts changes to active
 	deferred  []*cmdEntry                     // first writes of records put off, in the order sent (see storeDefer)
+	lazy      lazyWrites                      // writes of a lone manager put off until a burst is over
 	offenders map[string]Offender             // the counts, following the offenders bucket
 	maxID     int                             // highest agent id known
 
@@ -368,6 +369,7 @@ func (m *Manager) Close() {
 	m.once.Do(func() {
 		close(m.closed)
 		m.storeDeferred(true)
+		m.closeLazy()
 		m.endLife()
 		// Stopping a watcher asks the server to drop its consumer; when
 		// a node of a cluster died, that request waits out its timeout.
@@ -459,6 +461,7 @@ func (m *Manager) Run(ctx context.Context) error {
 			m.maintain(ctx, false)
 		case <-st.C:
 			m.storeDeferred(false)
+			m.flushLazy()
 		}
 	}
 }

@@ -49,7 +49,11 @@ func (m *Manager) Timeout(base time.Duration, ladder []int, ip netip.Addr) (time
 	m.offenders[key] = o
 	m.mu.Unlock()
 	b, _ := json.Marshal(o)
-	m.behind(func() { m.fireAndForget(m.putAsync(fleet.BucketOffenders, key, b, 0)) })
+	if m.o.Alone {
+		m.putLater(fleet.BucketOffenders, key, b, 0)
+	} else {
+		m.behind(func() { m.fireAndForget(m.putAsync(fleet.BucketOffenders, key, b, 0)) })
+	}
 	return t, n
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -44,6 +45,111 @@ func (m *Manager) purgeAsync(bucket, key string) (jetstream.PubAckFuture, error)
 	msg.Header.Set(hdrKVOp, kvOpPurge)
 	msg.Header.Set(hdrRollup, rollupSubj)
 	return m.js.PublishMsgAsync(msg, jetstream.WithStallWait(stallWait), jetstream.WithMsgTTL(markerTTL))
+}
+
+// A manager alone on its store (Options.Alone) puts off its writes of the
+// active list and of the offense counts until a burst is over: during an
+// attack from thousands of addresses the blocks go in first, and the
+// bookkeeping follows. Memory is up to date at once; only the store lags,
+// by lazyMax at most, and nobody else reads it meanwhile. The writes are
+// keyed: a later write of a key replaces one still waiting. Managers of a
+// cluster write at once, so that the others follow.
+type lazyWrites struct {
+	mu      sync.Mutex
+	pending map[lazyKey]lazyWrite
+	oldest  time.Time // when the oldest waiting write was put off
+	adds    uint64    // writes put off so far
+	checked uint64    // adds at the last flush that found writes still coming
+	closed  bool      // the manager is closing: nothing is put off
+}
+
+type lazyKey struct{ bucket, key string }
+
+type lazyWrite struct {
+	value []byte // nil: a purge
+	ttl   time.Duration
+}
+
+// Bounds of lazyWrites: the longest a write waits, and the most writes
+// that wait.
+const (
+	lazyMax  = 2 * time.Second
+	lazyMost = 100_000
+)
+
+// putLater writes value under key, at once or put off (see lazyWrites).
+func (m *Manager) putLater(bucket, key string, value []byte, ttl time.Duration) {
+	if !m.o.Alone || !m.later(lazyKey{bucket, key}, lazyWrite{value: value, ttl: ttl}) {
+		m.fireAndForget(m.putAsync(bucket, key, value, ttl))
+	}
+}
+
+// purgeLater removes key, at once or put off (see lazyWrites).
+func (m *Manager) purgeLater(bucket, key string) {
+	if !m.o.Alone || !m.later(lazyKey{bucket, key}, lazyWrite{}) {
+		m.fireAndForget(m.purgeAsync(bucket, key))
+	}
+}
+
+// later puts w off, unless the manager is closing (then the caller
+// writes at once).
+func (m *Manager) later(k lazyKey, w lazyWrite) bool {
+	l := &m.lazy
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return false
+	}
+	if len(l.pending) == 0 {
+		l.oldest = m.o.Now()
+	}
+	if l.pending == nil {
+		l.pending = make(map[lazyKey]lazyWrite)
+	}
+	l.pending[k] = w
+	l.adds++
+	full := len(l.pending) >= lazyMost
+	l.mu.Unlock()
+	if full {
+		m.flushLazy()
+	}
+	return true
+}
+
+// flushLazy writes the waiting writes when no write was put off since the
+// last call (the burst is over), when the oldest has waited lazyMax or
+// when lazyMost wait. Close calls closeLazy instead.
+func (m *Manager) flushLazy() { m.writeLazy(false) }
+
+// closeLazy writes every waiting write; later writes are not put off.
+func (m *Manager) closeLazy() { m.writeLazy(true) }
+
+func (m *Manager) writeLazy(closing bool) {
+	l := &m.lazy
+	l.mu.Lock()
+	if closing {
+		l.closed = true
+	}
+	if len(l.pending) == 0 {
+		l.mu.Unlock()
+		return
+	}
+	if !closing && l.adds != l.checked && m.o.Now().Sub(l.oldest) < lazyMax && len(l.pending) < lazyMost {
+		l.checked = l.adds
+		l.mu.Unlock()
+		return
+	}
+	pending := l.pending
+	l.pending = nil
+	l.checked = l.adds
+	l.mu.Unlock()
+	for k, w := range pending {
+		if w.value == nil {
+			m.fireAndForget(m.purgeAsync(k.bucket, k.key))
+		} else {
+			m.fireAndForget(m.putAsync(k.bucket, k.key, w.value, w.ttl))
+		}
+	}
 }
 
 // fireAndForget notes the error of an asynchronous write that nobody waits
