@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -114,11 +115,23 @@ type store struct {
 	committing bool          // a goroutine is running commits
 }
 
+// stateMmapSize is the mapping of the state file: room for about 100,000
+// timers before bbolt maps it again.
+const stateMmapSize = 256 << 20
+
 func openStore(path string) (*store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("execd state: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	opts := &bolt.Options{Timeout: 5 * time.Second}
+	if runtime.GOOS != "windows" {
+		// Address space for the file to grow into without remapping: a
+		// remap copies every node of the transaction, which doubled the
+		// cost of the first commits of a burst. (Windows would make the
+		// file that large.)
+		opts.InitialMmapSize = stateMmapSize
+	}
+	db, err := bolt.Open(path, 0o600, opts)
 	if err != nil {
 		return nil, fmt.Errorf("execd state %s: %w", path, err)
 	}
