@@ -365,7 +365,7 @@ func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time, prev []
 	if len(prev) > 0 {
 		size += len(`,"previous_output":""`)
 	}
-	b := make([]byte, 0, size)
+	b := e.docBuffer(size)
 	b = append(b, `{"timestamp":"`...)
 	b = e.appendTimestamp(b, now)
 	b = append(b, '"')
@@ -551,4 +551,29 @@ func flatFields(fields []Field) bool {
 		}
 	}
 	return true
+}
+
+// Recycle hands back an alert document (Result.Alert) that the caller no
+// longer uses and that nothing else refers to, so that a later alert's
+// document reuses its memory: under a burst, most alerts only go to
+// alerts.json.
+func (e *Engine) Recycle(doc []byte) {
+	if cap(doc) == 0 || cap(doc) > maxRecycled {
+		return
+	}
+	doc = doc[:0]
+	e.docs.Put(&doc)
+}
+
+// maxRecycled is the largest document buffer Recycle keeps.
+const maxRecycled = 16 << 10
+
+// docBuffer returns an empty buffer for a document of size bytes: one
+// handed back if it is large enough, else a new one, rounded up so that it
+// fits documents a little larger when it is handed back.
+func (e *Engine) docBuffer(size int) []byte {
+	if p, _ := e.docs.Get().(*[]byte); p != nil && cap(*p) >= size {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, (size+255)&^255)
 }

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"fmt"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -173,5 +174,44 @@ func TestSplitDescription(t *testing.T) {
 		if want := r.description(ev); got.String() != want {
 			t.Errorf("%q: segments give %q, description %q", d, got.String(), want)
 		}
+	}
+}
+
+// TestRecycle: documents handed back are reused for later alerts, which
+// come out the same as without reuse, whatever was left in the buffers.
+func TestRecycle(t *testing.T) {
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	fresh, reuse := newEngine(t, ruleDecoders, rules), newEngine(t, ruleDecoders, rules)
+	fresh.now, reuse.now = func() time.Time { return now }, func() time.Time { return now }
+	s1, s2 := NewSession(), NewSession()
+	reused := 0
+	var last []byte
+	for i := range 50 {
+		line := fmt.Sprintf("Jan  1 00:00:00 h app: login user=%s ip=1.1.%d.%d n=%d", strings.Repeat("b", i%7), i%3, i, i)
+		want, err := fresh.Process(s1, "/var/log/auth.log", line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := reuse.Process(s2, "/var/log/auth.log", line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want.Alert == nil {
+			t.Fatalf("line %d: no alert", i)
+		}
+		if string(got.Alert) != string(want.Alert) {
+			t.Fatalf("line %d: reused document\n %s\nwant %s", i, got.Alert, want.Alert)
+		}
+		if last != nil && &got.Alert[:1][0] == &last[:1][0] {
+			reused++
+		}
+		for j := range got.Alert {
+			got.Alert[j] = 'X' // what a reused buffer may hold
+		}
+		last = got.Alert
+		reuse.Recycle(got.Alert)
+	}
+	if reused == 0 {
+		t.Error("no document reused a recycled buffer")
 	}
 }

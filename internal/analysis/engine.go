@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,7 @@ type Engine struct {
 
 	alertAgent []byte                  // `},"agent":...,"id":` of every alert
 	lastTS     atomic.Pointer[tsCache] // alert timestamp of the latest second
+	docs       sync.Pool               // *[]byte: alert documents handed back (Recycle)
 }
 
 // Warnings lists what Load skipped or could not link, one line each.

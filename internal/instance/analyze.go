@@ -109,7 +109,7 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 	answered := make(chan struct{})
 	go func() {
 		defer close(answered)
-		in.answer(ctx, found, alerts)
+		in.answer(ctx, found, alerts, eng.Recycle)
 	}()
 	defer func() {
 		close(found)
@@ -174,8 +174,9 @@ type analyzed struct {
 // takes what is queued at once, up to maxAnswered, so that a burst costs
 // one write and one Ingest per handful of alerts. It returns once found is
 // closed and drained; after ctx ends, the alerts still queued are written,
-// not answered.
-func (in *Instance) answer(ctx context.Context, found <-chan analyzed, alerts *alertsFile) {
+// not answered. The documents of alerts that are only written go to
+// recycle once written.
+func (in *Instance) answer(ctx context.Context, found <-chan analyzed, alerts *alertsFile, recycle func([]byte)) {
 	defer alerts.flush()
 	var answer []*alert.Alert
 	take := func(a analyzed) {
@@ -184,6 +185,8 @@ func (in *Instance) answer(ctx context.Context, found <-chan analyzed, alerts *a
 		}
 		if a.alert != nil {
 			answer = append(answer, a.alert)
+		} else if a.doc != nil {
+			recycle(a.doc) // copied into the file's buffer
 		}
 	}
 	for a := range found {

@@ -418,10 +418,60 @@ func TestAnswerAfterTheEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	// A zero Instance: answering would use its engine and fail.
-	(&Instance{}).answer(ctx, found, &alertsFile{f: f, log: slog.New(slog.DiscardHandler)})
+	(&Instance{}).answer(ctx, found, &alertsFile{f: f, log: slog.New(slog.DiscardHandler)}, func([]byte) {})
 	b, _ := os.ReadFile(path)
 	if want := "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n"; string(b) != want {
 		t.Errorf("alerts.json = %q, want %q", b, want)
+	}
+}
+
+// TestAnswerRecycles: the documents of alerts that are only written go to
+// recycle once copied for alerts.json (scribbling over them changes
+// nothing written); those of alerts to answer are kept.
+func TestAnswerRecycles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alerts.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	a, err := alert.Parse([]byte(`{"rule":{"id":"5763","level":10},"data":{"srcip":"203.0.113.7"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := make(chan analyzed, 10)
+	var kept [][]byte
+	var want strings.Builder
+	for i := range 6 {
+		doc := fmt.Appendf(nil, `{"n":%d}`, i)
+		fmt.Fprintf(&want, "%s\n", doc)
+		item := analyzed{doc: doc}
+		if i%3 == 0 {
+			item.alert = a
+			kept = append(kept, doc)
+		}
+		found <- item
+	}
+	close(found)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // written, not answered
+	recycled := 0
+	(&Instance{}).answer(ctx, found, &alertsFile{f: f, log: slog.New(slog.DiscardHandler)}, func(doc []byte) {
+		for _, k := range kept {
+			if &k[0] == &doc[0] {
+				t.Errorf("the document of an alert to answer, %s, was recycled", doc)
+			}
+		}
+		for i := range doc {
+			doc[i] = 'X'
+		}
+		recycled++
+	})
+	if recycled != 4 {
+		t.Errorf("%d documents recycled, want 4", recycled)
+	}
+	if b, _ := os.ReadFile(path); string(b) != want.String() {
+		t.Errorf("alerts.json = %q, want %q", b, want.String())
 	}
 }
 
