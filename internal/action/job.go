@@ -157,7 +157,12 @@ const maxConcurrentAdds = 16
 // adds that can be queued (single addresses for firewall-drop on
 // nftables) go into one batch; the others run concurrently, a few at a
 // time.
-func AddAll(ctx context.Context, jobs []*Job) {
+func AddAll(ctx context.Context, jobs []*Job) { StartAll(ctx, jobs)() }
+
+// StartAll starts what AddAll does and returns a function that waits for
+// it to end, so that the caller can get the next jobs ready meanwhile.
+// ctx must last until the wait is over.
+func StartAll(ctx context.Context, jobs []*Job) (wait func()) {
 	type pending struct {
 		j    *Job
 		wait func() error
@@ -176,8 +181,7 @@ func AddAll(ctx context.Context, jobs []*Job) {
 		}
 		rest = append(rest, j)
 	}
-	// The others start first, a few at a time, and the batch goes
-	// meanwhile instead of waiting for them.
+	// The others run a few at a time, while the batch goes.
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, maxConcurrentAdds)
 	for _, j := range rest {
@@ -187,10 +191,12 @@ func AddAll(ctx context.Context, jobs []*Job) {
 			j.Run(ctx)
 		})
 	}
-	for _, p := range queued {
-		p.j.end(p.wait())
+	return func() {
+		for _, p := range queued {
+			p.j.end(p.wait())
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 }
 
 // Call runs the action named name on one message in-process, the way Run

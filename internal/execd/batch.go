@@ -15,7 +15,8 @@ import (
 // answers the check_keys handshakes, adds every block in one firewall
 // transaction and reports each result as a run of its own would, with the
 // same log lines. A request alone is a batch of one, at once; under a
-// burst, batches grow while the previous one runs.
+// burst, batches grow while the previous one runs, and each gets ready
+// (messages, timers) while the blocks of the one before go in.
 
 // maxBatch bounds the requests of one batch.
 const maxBatch = 4096
@@ -84,8 +85,7 @@ type batchItem struct {
 // runBatch carries out the adds of reqs, as runAdd would one by one.
 func (x *Execd) runBatch(reqs []Request) {
 	started := time.Now()
-	ctx, cancel := context.WithTimeout(x.runCtx, x.opts.RunTimeout)
-	defer cancel()
+	ctx, cancel := context.WithTimeout(x.runCtx, x.opts.RunTimeout) // ended by finish below
 	envs := make(map[string]*action.Env)
 	items := make([]*batchItem, 0, len(reqs))
 	for _, req := range reqs {
@@ -124,20 +124,23 @@ func (x *Execd) runBatch(reqs []Request) {
 		}
 		jobs[i] = it.job
 	}
-	action.AddAll(ctx, jobs)
-	for _, it := range items {
-		if it.extended {
-			// The block is already in place; give it its new lifetime.
-			if err := x.refresh(it.req.Executable, it.msg, it.res.Timeout); err != nil {
-				it.res.Note = strings.TrimSpace(it.res.Note + " refreshing the active block failed: " + err.Error())
+	wait := action.StartAll(ctx, jobs)
+	// The adds go in, their results are reported and the keys released
+	// while the next batch gets ready (its adds queue behind these); one
+	// batch finishes at a time.
+	finish := func() {
+		defer cancel()
+		defer unlock()
+		wait()
+		for _, it := range items {
+			if it.extended {
+				// The block is already in place; give it its new lifetime.
+				if err := x.refresh(it.req.Executable, it.msg, it.res.Timeout); err != nil {
+					it.res.Note = strings.TrimSpace(it.res.Note + " refreshing the active block failed: " + err.Error())
+				}
 			}
 		}
-	}
-	// The results are reported, and the keys released, while the next
-	// batch gets ready; one batch's reports at a time.
-	late := ctx.Err() != nil && x.runCtx.Err() == nil
-	report := func() {
-		defer unlock()
+		late := ctx.Err() != nil && x.runCtx.Err() == nil
 		if err := x.opts.ARLog.Flush(); err != nil {
 			x.log.Warn("cannot write active-responses.log", "err", err)
 		}
@@ -146,7 +149,7 @@ func (x *Execd) runBatch(reqs []Request) {
 		}
 	}
 	<-x.reporting
-	done := func() { report(); x.reporting <- struct{}{} }
+	done := func() { finish(); x.reporting <- struct{}{} }
 	x.mu.Lock()
 	spawned := x.spawn(done)
 	x.mu.Unlock()
