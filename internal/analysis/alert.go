@@ -3,6 +3,7 @@ package analysis
 import (
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -337,9 +338,17 @@ func alertSize(ev *Event, r *Rule, p *alertParts, agent []byte) int {
 // would take it past the bound are left out (the first is always kept).
 const maxPreviousOutput = 64 << 10
 
-// alertJSON renders the alert in the shape of Wazuh's alerts.json and
-// returns it with its id.
-func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time, prev []*Event) (doc []byte, id string) {
+// alertID is the id of the alert numbered seq, made at now.
+func alertID(now time.Time, seq uint64) string {
+	var b [40]byte
+	id := strconv.AppendInt(b[:0], now.Unix(), 10)
+	id = append(id, '.')
+	return string(strconv.AppendUint(id, seq, 10))
+}
+
+// alertDoc renders the alert numbered seq in the shape of Wazuh's
+// alerts.json.
+func (e *Engine) alertDoc(ev *Event, r *Rule, fired int, now time.Time, prev []*Event, seq uint64) []byte {
 	p := r.alert
 	if p == nil { // a rule Load did not prepare
 		p = r.alertParts()
@@ -390,11 +399,9 @@ func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time, prev []
 	b = append(b, p.tail...)
 	b = append(b, agent...)
 	b = append(b, '"')
-	idStart := len(b)
 	b = strconv.AppendInt(b, now.Unix(), 10)
 	b = append(b, '.')
-	b = strconv.AppendUint(b, e.seq.Add(1), 10)
-	id = string(b[idStart:])
+	b = strconv.AppendUint(b, seq, 10)
 	b = append(b, '"')
 	if len(prev) > 0 {
 		// The earlier events a correlation counted, newest first, one a
@@ -451,19 +458,22 @@ func (e *Engine) alertJSON(ev *Event, r *Rule, fired int, now time.Time, prev []
 	}
 	b = append(b, `,"location":`...)
 	b = jsonstr.Append(b, ev.Location)
-	return append(b, '}'), id
+	return append(b, '}')
 }
 
 // appendFullLog appends FullLog escaped for JSON. It remembers when the
 // text needed no escaping (escaping always lengthens it), so that the
-// alerts that repeat it in previous_output copy it as it is.
+// alerts that repeat it in previous_output copy it as it is. It is safe
+// for concurrent use: documents are built off the matching goroutine.
 func (ev *Event) appendFullLog(b []byte) []byte {
-	if ev.fullPlain {
+	if atomic.LoadUint32(&ev.fullPlain) != 0 {
 		return append(b, ev.FullLog...)
 	}
 	n := len(b)
 	b = jsonstr.AppendEscaped(b, ev.FullLog)
-	ev.fullPlain = len(b)-n == len(ev.FullLog)
+	if len(b)-n == len(ev.FullLog) {
+		atomic.StoreUint32(&ev.fullPlain, 1)
+	}
 	return b
 }
 

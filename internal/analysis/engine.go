@@ -130,10 +130,12 @@ type Result struct {
 	FiredTimes int
 	// Alert is the alert document in alerts.json shape, or nil when no
 	// rule matched, the level is below Options.MinAlertLevel or the rule
-	// has no_log.
+	// has no_log. Process builds it; after Match, BuildAlert does.
 	Alert []byte
 	// AlertID is the id of Alert ("<epoch>.<sequence>"), "" without one.
 	AlertID string
+
+	pending *pendingAlert // the document still to build
 }
 
 func (e *Engine) clock() time.Time {
@@ -149,9 +151,28 @@ func (e *Engine) clock() time.Time {
 // apart), updating the session's correlation state. A line longer than
 // Options.MaxEventSize is cut to it. The only error is a nil session.
 func (e *Engine) Process(sess *Session, location, line string) (*Result, error) {
-	if sess == nil {
-		return nil, errors.New("analysis: nil session")
+	res, err := e.Match(sess, e.Decode(location, line))
+	if err != nil {
+		return nil, err
 	}
+	e.BuildAlert(res)
+	return res, nil
+}
+
+// A line goes through three steps, which Process takes one after the
+// other and a caller with a burst of lines can spread over goroutines:
+// Decode (pre-decoding and decoding: no state, any goroutine), Match (the
+// rules: the session's state, in the order of the lines) and BuildAlert
+// (the alert document: no state, any goroutine).
+
+// Decoded is a line after pre-decoding and decoding, for Match.
+type Decoded struct {
+	b *lineBlock
+}
+
+// Decode pre-decodes and decodes one line read from location (see
+// Process). It is safe for concurrent use.
+func (e *Engine) Decode(location, line string) Decoded {
 	// The result, the event and room for their fields and chain are one
 	// allocation (the session may keep the event).
 	b := &lineBlock{}
@@ -162,6 +183,23 @@ func (e *Engine) Process(sess *Session, location, line string) (*Result, error) 
 	}
 	ev.hostFallback = e.opts.ManagerName
 	e.decoders.decode(ev)
+	return Decoded{b}
+}
+
+// Match matches a decoded line against the rules, updating the session's
+// correlation state (see Process). When the rule makes an alert, its id is
+// in Result.AlertID but its document is left to BuildAlert. A Decoded is
+// matched once.
+func (e *Engine) Match(sess *Session, d Decoded) (*Result, error) {
+	if sess == nil {
+		return nil, errors.New("analysis: nil session")
+	}
+	if d.b == nil || d.b.matched {
+		return nil, errors.New("analysis: a line not decoded, or matched already")
+	}
+	b := d.b
+	b.matched = true
+	ev := &b.ev
 	st := &evalState{e: e, ev: ev, sess: sess}
 	if ev.accumulate {
 		sess.accumulate(ev, st.time())
@@ -214,7 +252,9 @@ func (e *Engine) Process(sess *Session, location, line string) (*Result, error) 
 		if st.prevRule != nil && slices.Contains(chain, st.prevRule) {
 			prev = st.previous()
 		}
-		res.Alert, res.AlertID = e.alertJSON(ev, r, res.FiredTimes, st.time(), prev)
+		seq, now := e.seq.Add(1), st.time()
+		res.AlertID = alertID(now, seq)
+		res.pending = &pendingAlert{fired: res.FiredTimes, now: now, seq: seq, prev: slices.Clone(prev)}
 		if r.remembered || e.recordAll {
 			// The session keeps the line's block for correlation, but
 			// not the alert: the result goes apart.
@@ -224,6 +264,26 @@ func (e *Engine) Process(sess *Session, location, line string) (*Result, error) 
 		}
 	}
 	return res, nil
+}
+
+// pendingAlert is what BuildAlert needs besides the event and the rule.
+type pendingAlert struct {
+	fired int
+	now   time.Time
+	seq   uint64
+	prev  []*Event
+}
+
+// BuildAlert builds the alert document of a result of Match (its
+// Result.Alert) and returns it; it does nothing for a result without an
+// alert or whose document is built. It is safe for concurrent use, with
+// other calls and with Match, each result in one goroutine.
+func (e *Engine) BuildAlert(res *Result) []byte {
+	if p := res.pending; p != nil {
+		res.pending = nil
+		res.Alert = e.alertDoc(res.Event, res.Rule, p.fired, p.now, p.prev, p.seq)
+	}
+	return res.Alert
 }
 
 // capLine cuts line to the event size cap.
@@ -236,10 +296,11 @@ func (e *Engine) capLine(line string) string {
 
 // lineBlock is what Process allocates for one line.
 type lineBlock struct {
-	res    Result
-	ev     Event
-	fields [5]Field
-	chain  [6]*Rule
+	res     Result
+	ev      Event
+	fields  [5]Field
+	chain   [6]*Rule
+	matched bool
 }
 
 // evalState is what matching one event needs: the event, the session and

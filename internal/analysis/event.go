@@ -34,7 +34,7 @@ type Event struct {
 	decoder      *Decoder // the decoder reported (nil: none matched)
 	hostFallback string   // <hostname> compares this when no header gave one
 	accumulate   bool     // an <accumulate> decoder ran
-	fullPlain    bool     // FullLog needs no JSON escaping (see appendFullLog)
+	fullPlain    uint32   // 1: FullLog needs no JSON escaping (see appendFullLog); atomic
 }
 
 // Get returns the value of a decoded field.

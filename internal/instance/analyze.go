@@ -27,10 +27,10 @@ import (
 // Wazuh's default log_alert_level. Responses still see every matched rule.
 const logAlertLevel = 3
 
-// sourceLine is one line read by a collector: on this host (agent is
-// zero) or on an agent, which sent it over the fleet.
+// sourceLine is one line read by a collector: on this host (agent is nil)
+// or on an agent, which sent it over the fleet.
 type sourceLine struct {
-	agent    fleet.Agent
+	agent    *fleet.Agent // nil for this host's lines
 	location string
 	text     string
 }
@@ -100,58 +100,55 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 	}
 	defer wg.Wait()
 
-	// Analysis and what follows it (alerts.json, decisions, dispatch) are
-	// two stages, each with a goroutine of its own, so that a burst of
-	// attacks is analysed while earlier alerts are answered. The second
-	// stage takes the alerts in the order of the lines, until the first
+	// Analysis is three stages, each with a goroutine of its own, so that
+	// a burst of attacks keeps both cores busy: decoding, in batches of
+	// the lines queued; matching, which needs the session and takes the
+	// lines in order; and answering: the alert documents, alerts.json,
+	// decisions and dispatch, in the order of the lines, until matching
 	// closes found.
 	found := make(chan analyzed, 4096)
 	answered := make(chan struct{})
 	go func() {
 		defer close(answered)
-		in.answer(ctx, found, alerts, eng.Recycle)
+		in.answer(ctx, found, alerts, eng, eng.Recycle)
 	}()
 	defer func() {
 		close(found)
 		<-answered
 	}()
+	decoded := make(chan []decodedLine, 64)
+	go decodeLines(ctx, eng, lines, decoded)
 
-	// lines is never closed: agents' events may arrive at any time.
 	sess := analysis.NewSession()
+	var batch []decodedLine
 	for {
-		var l sourceLine
-		select {
-		case <-ctx.Done():
-			return nil
-		case l = <-lines:
-		}
-		res, err := eng.Process(sess, l.location, l.text)
-		if err != nil || res.Alert == nil || res.Rule == nil {
-			continue
-		}
-		var next analyzed
-		doc := res.Alert
-		var agent *fleet.Agent // the agent doc names, when not this host
-		if l.agent.ID != "" {
-			var rewritten bool
-			if doc, rewritten = withAgent(doc, eng.ManagerName(), l.agent); rewritten {
-				agent = &l.agent
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case batch = <-decoded:
 			}
 		}
-		if res.Rule.Level >= logAlertLevel {
-			next.doc = doc
+		l := batch[0]
+		batch = batch[1:]
+		res, err := eng.Match(sess, l.d)
+		if err != nil || res.AlertID == "" || res.Rule == nil {
+			continue
 		}
-		// Most alerts trigger no response: the rule alone says so, without
-		// reading the document back.
+		next := analyzed{res: res, logged: res.Rule.Level >= logAlertLevel}
+		if l.agent != nil && l.agent.ID != "" {
+			next.agent = l.agent
+		}
+		// Most alerts trigger no response: the rule alone says so.
 		pre := alert.Alert{RuleID: strconv.Itoa(res.Rule.ID), RuleLevel: res.Rule.Level, RuleGroups: res.Rule.AlertGroups(),
 			NoAR: alert.ListsNoAR(res.Rule.Options)}
 		if len(in.engine.Match(&pre)) == 0 {
 			in.accepted.Add(1)
 			in.metrics.Alert("analysis")
-		} else if next.alert, err = resultAlert(res, doc, eng.ManagerName(), agent); err != nil {
-			in.log.Error("analysis produced an unusable alert", "err", err)
+		} else {
+			next.respond = true
 		}
-		if next.doc == nil && next.alert == nil {
+		if !next.logged && !next.respond {
 			continue
 		}
 		select {
@@ -162,10 +159,79 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 	}
 }
 
-// analyzed is what analysis found in one line, for the second stage.
+// decodeBatch bounds the lines decoded at once.
+const decodeBatch = 256
+
+// decodedLine is a line and what decoding made of it.
+type decodedLine struct {
+	sourceLine
+	d analysis.Decoded
+}
+
+// decodeLines decodes the lines queued in lines, in batches of what is
+// queued (up to decodeBatch), until ctx ends: a burst costs a hand-over per
+// batch, not per line. lines is never closed: agents' events may arrive at
+// any time.
+func decodeLines(ctx context.Context, eng *analysis.Engine, lines <-chan sourceLine, out chan<- []decodedLine) {
+	for {
+		var batch []decodedLine
+		select {
+		case <-ctx.Done():
+			return
+		case l := <-lines:
+			batch = append(make([]decodedLine, 0, 16), decodedLine{l, eng.Decode(l.location, l.text)})
+		}
+	more:
+		for len(batch) < decodeBatch {
+			select {
+			case l := <-lines:
+				batch = append(batch, decodedLine{l, eng.Decode(l.location, l.text)})
+			default:
+				break more
+			}
+		}
+		select {
+		case out <- batch:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// analyzed is what analysis found in one line, for the answer stage:
+// either the result of matching, whose alert is still to be made, or the
+// document and alert made of it.
 type analyzed struct {
+	res     *analysis.Result // the result, its document not built yet
+	agent   *fleet.Agent     // the agent the line came from, when not this host
+	logged  bool             // the document goes to alerts.json
+	respond bool             // a response may match: an alert is made
+
 	doc   []byte       // the alert's line in alerts.json; nil below logAlertLevel
 	alert *alert.Alert // the alert to answer; nil when no response may match
+}
+
+// make builds the document of a's result and, if a response may match,
+// its alert.
+func (a *analyzed) make(in *Instance, eng *analysis.Engine) {
+	doc := eng.BuildAlert(a.res)
+	var agent *fleet.Agent // the agent doc names, when not this host
+	if a.agent != nil {
+		var rewritten bool
+		if doc, rewritten = withAgent(doc, eng.ManagerName(), *a.agent); rewritten {
+			agent = a.agent
+		}
+	}
+	if a.logged {
+		a.doc = doc
+	}
+	if a.respond {
+		var err error
+		if a.alert, err = resultAlert(a.res, doc, eng.ManagerName(), agent); err != nil {
+			in.log.Error("analysis produced an unusable alert", "err", err)
+		}
+	}
+	a.res = nil
 }
 
 // answer is the second stage of analysis: it writes the alerts to
@@ -174,12 +240,15 @@ type analyzed struct {
 // takes what is queued at once, up to maxAnswered, so that a burst costs
 // one write and one Ingest per handful of alerts. It returns once found is
 // closed and drained; after ctx ends, the alerts still queued are written,
-// not answered. The documents of alerts that are only written go to
-// recycle once written.
-func (in *Instance) answer(ctx context.Context, found <-chan analyzed, alerts *alertsFile, recycle func([]byte)) {
+// not answered. eng builds the documents still to be built; those of
+// alerts that are only written go to recycle once written.
+func (in *Instance) answer(ctx context.Context, found <-chan analyzed, alerts *alertsFile, eng *analysis.Engine, recycle func([]byte)) {
 	defer alerts.flush()
 	var answer []*alert.Alert
 	take := func(a analyzed) {
+		if a.res != nil {
+			a.make(in, eng)
+		}
 		if a.doc != nil {
 			alerts.write(a.doc)
 		}

@@ -418,7 +418,7 @@ func TestAnswerAfterTheEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	// A zero Instance: answering would use its engine and fail.
-	(&Instance{}).answer(ctx, found, &alertsFile{f: f, log: slog.New(slog.DiscardHandler)}, func([]byte) {})
+	(&Instance{}).answer(ctx, found, &alertsFile{f: f, log: slog.New(slog.DiscardHandler)}, nil, func([]byte) {})
 	b, _ := os.ReadFile(path)
 	if want := "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n"; string(b) != want {
 		t.Errorf("alerts.json = %q, want %q", b, want)
@@ -456,7 +456,7 @@ func TestAnswerRecycles(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // written, not answered
 	recycled := 0
-	(&Instance{}).answer(ctx, found, &alertsFile{f: f, log: slog.New(slog.DiscardHandler)}, func(doc []byte) {
+	(&Instance{}).answer(ctx, found, &alertsFile{f: f, log: slog.New(slog.DiscardHandler)}, nil, func(doc []byte) {
 		for _, k := range kept {
 			if &k[0] == &doc[0] {
 				t.Errorf("the document of an alert to answer, %s, was recycled", doc)

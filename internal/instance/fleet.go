@@ -266,7 +266,7 @@ func (in *Instance) onAgentEvents(a fleet.Agent, ev fleet.Events) {
 	}
 	for _, l := range ev.Lines {
 		select {
-		case in.events <- sourceLine{agent: a, location: ev.Location, text: l}:
+		case in.events <- sourceLine{agent: &a, location: ev.Location, text: l}:
 		default:
 			in.inputErrors.Add(1)
 		}
