@@ -3,8 +3,8 @@ package analysis
 import (
 	"slices"
 	"strconv"
-	"sync/atomic"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
