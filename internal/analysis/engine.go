@@ -84,6 +84,7 @@ type past struct {
 	at   time.Time
 	ev   *Event
 	rule *Rule
+	loc  string // ev.Location, at hand: correlation compares it first
 }
 
 // maxFTS bounds the first-time-seen values a session remembers.
@@ -224,7 +225,7 @@ func (e *Engine) Match(sess *Session, d Decoded) (*Result, error) {
 		}
 	}
 	if e.recordAll {
-		defer func() { sess.recent = appendPast(sess.recent, past{st.time(), ev, res.Rule}) }()
+		defer func() { sess.recent = appendPast(sess.recent, past{st.time(), ev, res.Rule, ev.Location}) }()
 	}
 	if res.Rule == nil {
 		return res, nil
@@ -242,7 +243,7 @@ func (e *Engine) Match(sess *Session, d Decoded) (*Result, error) {
 		sess.lastFired[r.ID] = st.time()
 	}
 	if r.remembered {
-		sess.remember(past{st.time(), ev, r})
+		sess.remember(past{st.time(), ev, r, ev.Location})
 	}
 	if len(r.ignoreFields) > 0 {
 		sess.addIgnore(ev, r, st.time())
@@ -604,6 +605,7 @@ func (st *evalState) correlate(r *Rule) bool {
 		if !found {
 			return false // a same_* field the event lacks never matches
 		}
+		c.keyed = r.keyField
 		seen, ok = c.count(sess.byKey[keyedHistory{r, r.keyField, key, true}], seen)
 	default:
 		var key string
@@ -614,6 +616,7 @@ func (st *evalState) correlate(r *Rule) bool {
 			}
 			key = v
 		}
+		c.keyed = r.keyField
 		for _, src := range r.sources {
 			l := sess.byRule[src]
 			if r.keyField != "" {
@@ -642,6 +645,7 @@ type counter struct {
 	now   time.Time
 	need  int
 	found int
+	keyed string // the lists counted hold only events with ev's value of this field
 }
 
 // count walks l from the newest event, counting those inside the
@@ -657,13 +661,13 @@ func (c *counter) count(l []past, seen []*Event) ([]*Event, bool) {
 		if r.timeframe > 0 && c.now.Sub(p.at) > tf {
 			break
 		}
-		if !r.globalFrequency && !sameAgent(c.ev, p.ev) {
+		if !r.globalFrequency && !sameAgent(c.ev.Location, p.loc) {
 			continue
 		}
 		if r.ifMatchedRegex != nil && !r.ifMatchedRegex.test(p.ev.Log) {
 			continue
 		}
-		if !sameOK(r, c.ev, p.ev) {
+		if !sameOK(r, c.ev, p.ev, c.keyed) {
 			continue
 		}
 		c.found++
@@ -675,12 +679,13 @@ func (c *counter) count(l []past, seen []*Event) ([]*Event, bool) {
 	return seen, false
 }
 
-// sameAgent reports whether two events come from the same agent.
-func sameAgent(a, b *Event) bool {
-	if a.Location == b.Location {
+// sameAgent reports whether events from two locations come from the same
+// agent.
+func sameAgent(a, b string) bool {
+	if a == b {
 		return true
 	}
-	return agentOf(a.Location) == agentOf(b.Location)
+	return agentOf(a) == agentOf(b)
 }
 
 // agentOf returns the agent part of a location: "(name) address" for
@@ -699,8 +704,14 @@ func agentOf(location string) string {
 	return location
 }
 
-func sameOK(r *Rule, cur, old *Event) bool {
+// sameOK checks r's same_* and different_* conditions between the event
+// cur and an earlier one, old; the same_* condition on keyed, which the
+// caller knows to hold, is skipped.
+func sameOK(r *Rule, cur, old *Event, keyed string) bool {
 	for _, c := range r.correlation {
+		if c.same && c.field == keyed {
+			continue
+		}
 		a, okA := value(cur, c.field)
 		b, okB := value(old, c.field)
 		eq := okA && okB && a == b
