@@ -388,16 +388,27 @@ func (x *Execd) Pending() []Pending {
 
 func (x *Execd) program(executable string) string { return BinDir + "/" + executable }
 
+// report logs a run's result and hands it on. A run that went as asked is
+// logged at debug level: the decision was logged when it was made, and
+// active-responses.log has the run, so that an attack from thousands of
+// addresses costs one line each in Riposte's own log, as fail2ban's bans
+// do. An abort (already active) is logged, a failure warned about.
 func (x *Execd) report(r Result) {
-	lvl := slog.LevelInfo
-	if r.Status != StatusOK && r.Status != StatusAborted {
+	lvl := slog.LevelDebug
+	switch r.Status {
+	case StatusOK:
+	case StatusAborted:
+		lvl = slog.LevelInfo
+	default:
 		lvl = slog.LevelWarn
 	}
-	// Typed attributes: this is logged for every block of an attack.
-	x.log.LogAttrs(context.Background(), lvl, "run ended",
-		slog.String("request", r.RequestID), slog.String("command", r.Command), slog.String("program", r.Program), slog.String("verb", r.Verb),
-		slog.Any("keys", r.Keys), slog.String("status", string(r.Status)), slog.Int("exit_code", r.ExitCode), slog.Duration("duration", r.Duration),
-		slog.Duration("timeout", r.Timeout), slog.String("note", r.Note), slog.String("stderr", r.Stderr))
+	ctx := context.Background()
+	if x.log.Enabled(ctx, lvl) {
+		x.log.LogAttrs(ctx, lvl, "run ended",
+			slog.String("request", r.RequestID), slog.String("command", r.Command), slog.String("program", r.Program), slog.String("verb", r.Verb),
+			slog.Any("keys", r.Keys), slog.String("status", string(r.Status)), slog.Int("exit_code", r.ExitCode), slog.Duration("duration", r.Duration),
+			slog.Duration("timeout", r.Timeout), slog.String("note", r.Note), slog.String("stderr", r.Stderr))
+	}
 	line := fmt.Sprintf("%s: %s %s, exit status %d, %s", r.Program, r.Verb, r.Status, r.ExitCode, r.Duration.Round(time.Microsecond))
 	if len(r.Keys) > 0 {
 		keys, _ := json.Marshal(r.Keys)
