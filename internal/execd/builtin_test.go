@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/riposte/riposte/internal/action"
+	"github.com/riposte/riposte/internal/arlog"
 )
 
 // TestBuiltinInProcess runs ip-customblock in-process (no file in the bin
@@ -137,5 +139,40 @@ func TestBatchedOnlyWhereItQueues(t *testing.T) {
 		if x.batched("host-deny") {
 			t.Errorf("%s: host-deny batched", tt.backend)
 		}
+	}
+}
+
+// TestReportLine: execd's own line in active-responses.log for a run.
+func TestReportLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "active-responses.log")
+	al, err := arlog.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Result
+	x := &Execd{opts: Options{ARLog: al, OnResult: func(r Result) { got = append(got, r) }}, log: slog.New(slog.DiscardHandler)}
+	r := Result{RequestID: "r1", Program: "active-response/bin/firewall-drop", Verb: "add", Status: StatusOK,
+		Duration: 1500 * time.Microsecond, Keys: []string{"203.0.113.7", `a"b`}, Timeout: 10 * time.Minute, Note: "a note"}
+	x.report(r)
+	x.report(Result{Program: "active-response/bin/x", Verb: "delete", Status: StatusFailed, ExitCode: 3, Duration: time.Second})
+	if err := al.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	want := []string{
+		`riposte-execd: active-response/bin/firewall-drop: add ok, exit status 0, 1.5ms, keys ["203.0.113.7","a\"b"], active for 10m0s; a note (request r1)`,
+		`riposte-execd: active-response/bin/x: delete failed, exit status 3, 1s`,
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("log:\n%s", b)
+	}
+	for i, l := range lines {
+		if _, text, _ := strings.Cut(l, " riposte-execd: "); "riposte-execd: "+text != want[i] {
+			t.Errorf("line %q, want date, time and %q", l, want[i])
+		}
+	}
+	if len(got) != 2 || got[0].RequestID != "r1" {
+		t.Errorf("results handed on: %+v", got)
 	}
 }

@@ -11,12 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/riposte/riposte/internal/action"
 	"github.com/riposte/riposte/internal/arlog"
+	"github.com/riposte/riposte/internal/jsonstr"
 	"github.com/riposte/riposte/internal/respond"
 )
 
@@ -409,21 +411,42 @@ func (x *Execd) report(r Result) {
 			slog.Any("keys", r.Keys), slog.String("status", string(r.Status)), slog.Int("exit_code", r.ExitCode), slog.Duration("duration", r.Duration),
 			slog.Duration("timeout", r.Timeout), slog.String("note", r.Note), slog.String("stderr", r.Stderr))
 	}
-	line := fmt.Sprintf("%s: %s %s, exit status %d, %s", r.Program, r.Verb, r.Status, r.ExitCode, r.Duration.Round(time.Microsecond))
+	b := make([]byte, 0, 160+len(r.Note))
+	b = append(b, r.Program...)
+	b = append(b, ": "...)
+	b = append(b, r.Verb...)
+	b = append(b, ' ')
+	b = append(b, r.Status...)
+	b = append(b, ", exit status "...)
+	b = strconv.AppendInt(b, int64(r.ExitCode), 10)
+	b = append(b, ", "...)
+	b = append(b, r.Duration.Round(time.Microsecond).String()...)
 	if len(r.Keys) > 0 {
-		keys, _ := json.Marshal(r.Keys)
-		line += ", keys " + string(keys)
+		b = append(b, ", keys ["...)
+		for i, k := range r.Keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonstr.Append(b, k)
+		}
+		b = append(b, ']')
 	}
 	if r.Timeout > 0 {
-		line += fmt.Sprintf(", active for %s", r.Timeout)
+		b = append(b, ", active for "...)
+		b = append(b, r.Timeout.String()...)
 	}
 	if r.Note != "" {
-		line += "; " + r.Note
+		b = append(b, "; "...)
+		b = append(b, r.Note...)
 	}
 	if r.RequestID != "" {
-		line += " (request " + r.RequestID + ")"
+		b = append(b, " (request "...)
+		b = append(b, r.RequestID...)
+		b = append(b, ')')
 	}
-	x.arlog("%s", line)
+	if err := x.opts.ARLog.Log("riposte-execd", string(b)); err != nil {
+		x.log.Warn("cannot write active-responses.log", "err", err)
+	}
 	if x.opts.OnResult != nil {
 		x.opts.OnResult(r)
 	}

@@ -214,3 +214,24 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("reconciled entry %+v", a)
 	}
 }
+
+// TestOffenderJSON: the hand-written document of an Offender is what
+// encoding/json writes; the bucket key of an address has no dot, colon
+// or percent sign.
+func TestOffenderJSON(t *testing.T) {
+	for _, o := range []Offender{
+		{},
+		{Address: "203.0.113.7", Count: 3, Last: time.Date(2026, 11, 27, 10, 0, 5, 123456789, time.UTC)},
+		{Address: "2001:db8::1", Count: 1, Last: time.Date(2026, 11, 27, 10, 0, 5, 0, time.FixedZone("x", -3600))},
+	} {
+		want, _ := json.Marshal(o)
+		if got := o.appendJSON(nil); string(got) != string(want) {
+			t.Errorf("document %s, want %s", got, want)
+		}
+	}
+	for ip, want := range map[string]string{"203.0.113.7": "203_0_113_7", "2001:db8::1": "2001-db8--1", "::ffff:203.0.113.7": "203_0_113_7", "fe80::1%eth0": "fe80--1=eth0"} {
+		if got := OffenderKey(netip.MustParseAddr(ip)); got != want {
+			t.Errorf("OffenderKey(%s) = %s, want %s", ip, got, want)
+		}
+	}
+}

@@ -1,14 +1,15 @@
 package manager
 
 import (
-	"encoding/json"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/riposte/riposte/internal/fleet"
+	"github.com/riposte/riposte/internal/jsonstr"
 )
 
 // Offender is the central repeat-offender count of one address, as stored
@@ -21,10 +22,32 @@ type Offender struct {
 	Last time.Time `json:"last"`
 }
 
+// appendJSON appends o's JSON document, as encoding/json writes it (an
+// address has no character it escapes): it is written once per block.
+func (o *Offender) appendJSON(b []byte) []byte {
+	b = append(b, `{"address":`...)
+	b = jsonstr.Append(b, o.Address)
+	b = append(b, `,"count":`...)
+	b = strconv.AppendInt(b, int64(o.Count), 10)
+	b = append(b, `,"last":"`...)
+	b = o.Last.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"', '}')
+}
+
 // OffenderKey is the bucket key of ip: its text with dots and colons
 // replaced (dots separate subject tokens).
 func OffenderKey(ip netip.Addr) string {
-	return strings.NewReplacer(".", "_", ":", "-", "%", "=").Replace(ip.Unmap().String())
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '.':
+			return '_'
+		case ':':
+			return '-'
+		case '%':
+			return '='
+		}
+		return r
+	}, ip.Unmap().String())
 }
 
 // Timeout counts an offense of ip and returns the timeout for it and the
@@ -48,7 +71,7 @@ func (m *Manager) Timeout(base time.Duration, ladder []int, ip netip.Addr) (time
 	t, n := m.next(&o, base, ladder, ip, now)
 	m.offenders[key] = o
 	m.mu.Unlock()
-	b, _ := json.Marshal(o)
+	b := o.appendJSON(make([]byte, 0, 96))
 	if m.o.Alone {
 		m.putLater(fleet.BucketOffenders, key, b, 0)
 	} else {
