@@ -40,15 +40,17 @@ const DefaultLimit = 500
 // Trail keeps the most recent records, oldest overwritten first. It is
 // safe for concurrent use.
 type Trail struct {
-	mu   sync.RWMutex
-	ring []Record
-	next int  // where the next record goes
-	full bool // the ring has wrapped
+	mu       sync.RWMutex
+	capacity int
+	ring     []Record // grows to capacity, then wraps
+	next     int      // where the next record goes
+	full     bool     // the ring has wrapped
 }
 
-// New returns a trail that keeps the last capacity records.
+// New returns a trail that keeps the last capacity records. Its memory
+// grows with the records it holds.
 func New(capacity int) *Trail {
-	return &Trail{ring: make([]Record, max(capacity, 1))}
+	return &Trail{capacity: max(capacity, 1)}
 }
 
 // Add appends a record; a zero Time is set to now.
@@ -57,9 +59,13 @@ func (t *Trail) Add(r Record) {
 		r.Time = time.Now()
 	}
 	t.mu.Lock()
-	t.ring[t.next] = r
+	if len(t.ring) < t.capacity {
+		t.ring = append(t.ring, r)
+	} else {
+		t.ring[t.next] = r
+	}
 	t.next++
-	if t.next == len(t.ring) {
+	if t.next == t.capacity {
 		t.next, t.full = 0, true
 	}
 	t.mu.Unlock()

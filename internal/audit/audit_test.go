@@ -42,6 +42,22 @@ func TestTrailQuery(t *testing.T) {
 	}
 }
 
+// TestTrailGrows: a trail takes memory for the records it holds, not for
+// its capacity, and reads the same before it wraps.
+func TestTrailGrows(t *testing.T) {
+	tr := New(100000)
+	for i := range 3 {
+		tr.Add(Record{Kind: "decision", IP: fmt.Sprintf("192.0.2.%d", i)})
+	}
+	got, total := tr.Query(Query{})
+	if tr.Len() != 3 || total != 3 || len(got) != 3 || got[0].IP != "192.0.2.2" || got[2].IP != "192.0.2.0" {
+		t.Errorf("Len %d, query %+v (total %d)", tr.Len(), got, total)
+	}
+	if cap(tr.ring) > 100 {
+		t.Errorf("3 records hold room for %d", cap(tr.ring))
+	}
+}
+
 func BenchmarkTrailAdd(b *testing.B) {
 	tr := New(100000)
 	r := Record{Kind: "result", Agent: "001", IP: "192.0.2.1", Command: "firewall-drop"}

@@ -422,6 +422,10 @@ func (in *Instance) auditWriter(ctx context.Context) error {
 	}
 }
 
+// auditQueue is how many audit records wait for the writer at most; past
+// that, the caller publishes its record itself.
+const auditQueue = 8192
+
 // Limits of one batch of audit records: how many records the writer takes
 // at once, and the size of one message (unless a single record is larger).
 const (

@@ -181,7 +181,7 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Instance{cfg: cfg, layout: l, log: log, engine: engine, arlog: al, onResultHook: opts.OnResult, lock: lock, trail: audit.New(100000), auditq: make(chan audit.Record, 1<<16), snapSyncMax: 5000}
+	in := &Instance{cfg: cfg, layout: l, log: log, engine: engine, arlog: al, onResultHook: opts.OnResult, lock: lock, trail: audit.New(100000), auditq: make(chan audit.Record, auditQueue), snapSyncMax: 5000}
 	in.metrics = in.newMetrics()
 	if len(cfg.LocalFiles) > 0 || opts.Manager {
 		if in.analysis, err = in.loadRuleset(); err != nil {
