@@ -128,6 +128,8 @@ type nftState struct {
 	qmu     sync.Mutex   // guards queue and leading
 	queue   []*nftAddReq // single addresses waiting for the next batch
 	leading bool         // a goroutine is running batches
+
+	nets nftNetsHint // guarded by mu
 }
 
 func newNftBackend(env *Env) *nftBackend {

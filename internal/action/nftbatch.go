@@ -134,7 +134,7 @@ func (b *nftBackend) runBatch(batch []*nftAddReq) {
 	errs := make(map[netip.Addr]error, len(batch))
 	err := b.withLayout(ctx, func(s *nftSession) error {
 		var err error
-		errs, err = s.addAddrBatch(batch)
+		errs, err = s.addAddrBatch(batch, &b.nets)
 		return err
 	})
 	for _, r := range batch {
@@ -151,7 +151,7 @@ func (b *nftBackend) runBatch(batch []*nftAddReq) {
 // (its own element refreshed with its timeout, nothing done when a CIDR
 // block holds it, checked after), in a constant number of round trips. It
 // returns the error of each address that failed.
-func (s *nftSession) addAddrBatch(batch []*nftAddReq) (map[netip.Addr]error, error) {
+func (s *nftSession) addAddrBatch(batch []*nftAddReq, nets *nftNetsHint) (map[netip.Addr]error, error) {
 	// One element per address: the longest timeout asked wins (0 is none,
 	// the longest of all).
 	want := make(map[netip.Addr]time.Duration, len(batch))
@@ -177,11 +177,11 @@ func (s *nftSession) addAddrBatch(batch []*nftAddReq) (map[netip.Addr]error, err
 		if len(group) == 0 {
 			continue
 		}
-		err := s.addAddrGroup(group, want)
+		err := s.addAddrGroup(group, want, nets)
 		if errors.Is(err, unix.ENOENT) {
 			// An element expired between the lookups and the
 			// transaction: look again.
-			err = s.addAddrGroup(group, want)
+			err = s.addAddrGroup(group, want, nets)
 		}
 		if errors.Is(err, unix.ENOENT) {
 			// Still missing: the table or a set is gone; the caller
@@ -200,13 +200,71 @@ func (s *nftSession) addAddrBatch(batch []*nftAddReq) (map[netip.Addr]error, err
 	return errs, nil
 }
 
+// nftNetsHint remembers, per family (IPv6 second), when the net set was
+// last found too long to list for a batch (see netsHolding).
+type nftNetsHint struct {
+	large [2]time.Time
+}
+
+// When a batch lists the net set instead of looking each address up in
+// it: from nftListNetsFrom addresses, unless the set had more than
+// nftListNetsMax intervals in the last nftNetsRecheck (listing an interval
+// set costs the kernel time quadratic in its size).
+const (
+	nftListNetsFrom = 64
+	nftListNetsMax  = 256
+	nftNetsRecheck  = time.Minute
+)
+
+// netsHolding reports, for each of addrs, whether an interval of the net
+// set holds it, listing the set once when that is cheaper than a lookup
+// per address; ok is false when the caller should look them up.
+func (s *nftSession) netsHolding(nets *nftables.Set, addrs []netip.Addr, hint *nftNetsHint) (held []bool, ok bool, err error) {
+	fam := 0
+	if addrs[0].Is6() {
+		fam = 1
+	}
+	if hint == nil || len(addrs) < nftListNetsFrom || time.Since(hint.large[fam]) < nftNetsRecheck {
+		return nil, false, nil
+	}
+	ivs, err := s.intervals(nets)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(ivs) > nftListNetsMax {
+		hint.large[fam] = time.Now()
+	}
+	held = make([]bool, len(addrs))
+	for i, a := range addrs {
+		// The intervals are sorted and do not overlap: the one that may
+		// hold a is the last to start at or before it.
+		j, found := slices.BinarySearchFunc(ivs, a, func(iv nftInterval, a netip.Addr) int { return iv.first.Compare(a) })
+		if !found {
+			j--
+		}
+		held[i] = j >= 0 && ivs[j].last.Compare(a) >= 0
+	}
+	return held, true, nil
+}
+
 // addAddrGroup blocks addresses of one family: lookups, one transaction,
 // checks.
-func (s *nftSession) addAddrGroup(addrs []netip.Addr, timeout map[netip.Addr]time.Duration) error {
+func (s *nftSession) addAddrGroup(addrs []netip.Addr, timeout map[netip.Addr]time.Duration, hint *nftNetsHint) error {
 	set, nets := nftAddrSet(addrs[0].Is6()), nftNetSet(addrs[0].Is6())
-	qs := make([]nftQuery, 0, 2*len(addrs))
+	held, listed, err := s.netsHolding(nets, addrs, hint)
+	if err != nil {
+		return err
+	}
+	per := 2 // lookups per address: its own element, and the net set's
+	if listed {
+		per = 1
+	}
+	qs := make([]nftQuery, 0, per*len(addrs))
 	for _, a := range addrs {
-		qs = append(qs, nftQuery{set.Name, a}, nftQuery{nets.Name, a})
+		qs = append(qs, nftQuery{set.Name, a})
+		if !listed {
+			qs = append(qs, nftQuery{nets.Name, a})
+		}
 	}
 	got, err := s.lookupIn(qs)
 	if err != nil {
@@ -215,8 +273,9 @@ func (s *nftSession) addAddrGroup(addrs []netip.Addr, timeout map[netip.Addr]tim
 	var del, add []nftables.SetElement
 	var check []netip.Addr
 	for i, a := range addrs {
-		own := got[2*i] == a
-		if !own && got[2*i+1].IsValid() {
+		own := got[per*i] == a
+		inNet := listed && held[i] || !listed && got[per*i+1].IsValid()
+		if !own && inNet {
 			continue // a CIDR block holds it
 		}
 		if own {

@@ -4,6 +4,7 @@ package action
 
 import (
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -95,4 +96,66 @@ func BenchmarkNftConcurrentAdds(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestNftBatchListsNets: a batch of many addresses checks the net set by
+// listing it, unless it was found long lately, and gives the same result
+// as the lookups: addresses a CIDR block holds get no element of their
+// own, the others do, and a long set is remembered as such.
+func TestNftBatchListsNets(t *testing.T) {
+	ns := newNetns(t)
+	b := nftTestBackend(t, ns, &Env{Timeout: time.Hour})
+	for _, p := range []string{"10.9.0.0/16", "10.20.0.0/24", "2001:db8:9::/48"} {
+		must(t, b.add(t.Context(), pfx(p)))
+	}
+	batch := func(first byte, n int) []*nftAddReq {
+		var reqs []*nftAddReq
+		for i := range n {
+			a := netip.AddrFrom4([4]byte{10, first + byte(i%3)*10, byte(i >> 8), byte(i)})
+			if i%4 == 0 {
+				a = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, first + byte(i%3)*10, 14: byte(i >> 8), 15: byte(i)})
+			}
+			reqs = append(reqs, &nftAddReq{addr: a, timeout: time.Hour})
+		}
+		return reqs
+	}
+	run := func(reqs []*nftAddReq, hint *nftNetsHint) {
+		t.Helper()
+		err := b.withLayout(t.Context(), func(s *nftSession) error {
+			errs, err := s.addAddrBatch(reqs, hint)
+			for a, e := range errs {
+				t.Errorf("%s: %v", a, e)
+			}
+			return err
+		})
+		must(t, err)
+	}
+	// 300 addresses: 10.9.x.y, 10.19.x.y and 10.29.x.y, a quarter of them
+	// IPv6 (2001:db8:9::, :19::, :29::); the 9s are inside a block.
+	var hint nftNetsHint
+	run(batch(9, 300), &hint)
+	// The same with lookups, as after a long set was found.
+	var long nftNetsHint
+	long.large = [2]time.Time{time.Now(), time.Now()}
+	run(batch(9, 300)[:200], &long) // re-adds, checked by lookups
+	v4, v6 := nftListSet(t, ns, nftAddr4), nftListSet(t, ns, nftAddr6)
+	for _, e := range append(v4, v6...) {
+		if strings.HasPrefix(e.Text, "10.9.") || strings.HasPrefix(e.Text, "2001:db8:9:") {
+			t.Errorf("%s, inside a block, got its own element", e.Text)
+		}
+	}
+	if len(v4)+len(v6) != 200 {
+		t.Errorf("%d addresses of their own, want 200 (the 100 inside a block left out)", len(v4)+len(v6))
+	}
+	if !hint.large[0].IsZero() || !hint.large[1].IsZero() {
+		t.Error("a net set of one interval was taken for long")
+	}
+	// Past nftListNetsMax intervals the set is remembered as long.
+	for i := range nftListNetsMax + 1 {
+		must(t, b.add(t.Context(), netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i), 0}), 24)))
+	}
+	run(batch(100, 100), &hint)
+	if hint.large[0].IsZero() {
+		t.Errorf("a net set of %d intervals was not taken for long", nftListNetsMax+2)
+	}
 }
