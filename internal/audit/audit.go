@@ -42,10 +42,17 @@ const DefaultLimit = 500
 type Trail struct {
 	mu       sync.RWMutex
 	capacity int
-	ring     []Record // grows to capacity, then wraps
-	next     int      // where the next record goes
-	full     bool     // the ring has wrapped
+	chunks   [][]Record // the ring, chunkSize records a chunk, made when first needed
+	next     int        // where the next record goes
+	full     bool       // the ring has wrapped
 }
+
+// chunkSize is how many records a chunk of a trail's ring holds: the
+// memory grows a chunk at a time, and nothing is copied as it grows.
+const chunkSize = 4096
+
+// at returns the record at index i of the ring.
+func (t *Trail) at(i int) *Record { return &t.chunks[i/chunkSize][i%chunkSize] }
 
 // New returns a trail that keeps the last capacity records. Its memory
 // grows with the records it holds.
@@ -59,11 +66,10 @@ func (t *Trail) Add(r Record) {
 		r.Time = time.Now()
 	}
 	t.mu.Lock()
-	if len(t.ring) < t.capacity {
-		t.ring = append(t.ring, r)
-	} else {
-		t.ring[t.next] = r
+	if c := t.next / chunkSize; c == len(t.chunks) {
+		t.chunks = append(t.chunks, make([]Record, min(chunkSize, t.capacity-c*chunkSize)))
 	}
+	*t.at(t.next) = r
 	t.next++
 	if t.next == t.capacity {
 		t.next, t.full = 0, true
@@ -76,7 +82,7 @@ func (t *Trail) Len() int {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.full {
-		return len(t.ring)
+		return t.capacity
 	}
 	return t.next
 }
@@ -92,16 +98,16 @@ func (t *Trail) Query(q Query) ([]Record, int) {
 	defer t.mu.RUnlock()
 	n := t.next
 	if t.full {
-		n = len(t.ring)
+		n = t.capacity
 	}
 	out := []Record{}
 	total := 0
 	for i := 0; i < n; i++ {
 		idx := t.next - 1 - i
 		if idx < 0 {
-			idx += len(t.ring)
+			idx += t.capacity
 		}
-		r := &t.ring[idx]
+		r := t.at(idx)
 		if !q.matches(r) {
 			continue
 		}

@@ -53,8 +53,14 @@ func TestTrailGrows(t *testing.T) {
 	if tr.Len() != 3 || total != 3 || len(got) != 3 || got[0].IP != "192.0.2.2" || got[2].IP != "192.0.2.0" {
 		t.Errorf("Len %d, query %+v (total %d)", tr.Len(), got, total)
 	}
-	if cap(tr.ring) > 100 {
-		t.Errorf("3 records hold room for %d", cap(tr.ring))
+	if len(tr.chunks) != 1 {
+		t.Errorf("3 records hold %d chunks", len(tr.chunks))
+	}
+	for i := range 2*chunkSize + 1 {
+		tr.Add(Record{Kind: "decision", IP: fmt.Sprint(i)})
+	}
+	if got, _ := tr.Query(Query{Limit: 1}); tr.Len() != 2*chunkSize+4 || len(tr.chunks) != 3 || got[0].IP != fmt.Sprint(2*chunkSize) {
+		t.Errorf("after %d records: Len %d, %d chunks, newest %+v", 2*chunkSize+4, tr.Len(), len(tr.chunks), got)
 	}
 }
 
@@ -63,5 +69,24 @@ func BenchmarkTrailAdd(b *testing.B) {
 	r := Record{Kind: "result", Agent: "001", IP: "192.0.2.1", Command: "firewall-drop"}
 	for b.Loop() {
 		tr.Add(r)
+	}
+}
+
+// TestTrailWrapsAcrossChunks: a trail of a capacity that is no multiple of
+// the chunk size wraps, and reads back the last capacity records.
+func TestTrailWrapsAcrossChunks(t *testing.T) {
+	capacity := 2*chunkSize + 10
+	tr := New(capacity)
+	for i := range 3 * chunkSize {
+		tr.Add(Record{Kind: "decision", IP: fmt.Sprint(i)})
+	}
+	got, total := tr.Query(Query{Limit: capacity})
+	if tr.Len() != capacity || total != capacity || len(got) != capacity {
+		t.Fatalf("Len %d, total %d, %d read; want %d", tr.Len(), total, len(got), capacity)
+	}
+	for i, r := range got {
+		if want := fmt.Sprint(3*chunkSize - 1 - i); r.IP != want {
+			t.Fatalf("record %d from the newest is %s, want %s", i, r.IP, want)
+		}
 	}
 }
