@@ -136,7 +136,7 @@ type Result struct {
 	// AlertID is the id of Alert ("<epoch>.<sequence>"), "" without one.
 	AlertID string
 
-	pending *pendingAlert // the document still to build
+	pending pendingAlert // the document still to build, when seq is set
 }
 
 func (e *Engine) clock() time.Time {
@@ -255,7 +255,7 @@ func (e *Engine) Match(sess *Session, d Decoded) (*Result, error) {
 		}
 		seq, now := e.seq.Add(1), st.time()
 		res.AlertID = alertID(now, seq)
-		res.pending = &pendingAlert{fired: res.FiredTimes, now: now, seq: seq, prev: slices.Clone(prev)}
+		res.pending = pendingAlert{fired: res.FiredTimes, now: now, seq: seq, prev: slices.Clone(prev)}
 		if r.remembered || e.recordAll {
 			// The session keeps the line's block for correlation, but
 			// not the alert: the result goes apart.
@@ -280,8 +280,8 @@ type pendingAlert struct {
 // alert or whose document is built. It is safe for concurrent use, with
 // other calls and with Match, each result in one goroutine.
 func (e *Engine) BuildAlert(res *Result) []byte {
-	if p := res.pending; p != nil {
-		res.pending = nil
+	if p := res.pending; p.seq != 0 {
+		res.pending = pendingAlert{}
 		res.Alert = e.alertDoc(res.Event, res.Rule, p.fired, p.now, p.prev, p.seq)
 	}
 	return res.Alert
