@@ -9,10 +9,9 @@ import (
 	"time"
 )
 
-// BenchmarkTimerBurst persists 10,000 timers written by 1,000 concurrent
-// adds, each carrying a delete message the size of a typical alert.
-func BenchmarkTimerBurst(b *testing.B) {
-	msg := []byte(`{"version":1,"command":"delete","parameters":{"alert":` + strings.Repeat("x", 1500) + `}}`)
+// eachNewStore runs fill on a new state file at each iteration of b,
+// timing fill only.
+func eachNewStore(b *testing.B, fill func(*store)) {
 	for b.Loop() {
 		b.StopTimer()
 		s, err := openStore(filepath.Join(b.TempDir(), "execd.db"))
@@ -20,6 +19,23 @@ func BenchmarkTimerBurst(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
+		fill(s)
+		b.StopTimer()
+		s.close()
+		b.StartTimer()
+	}
+}
+
+// deleteMsg is a delete message carrying an alert of n bytes.
+func deleteMsg(n int) []byte {
+	return []byte(`{"version":1,"command":"delete","parameters":{"alert":` + strings.Repeat("x", n) + `}}`)
+}
+
+// BenchmarkTimerBurst persists 10,000 timers written by 1,000 concurrent
+// adds, each carrying a delete message the size of a typical alert.
+func BenchmarkTimerBurst(b *testing.B) {
+	msg := deleteMsg(1500)
+	eachNewStore(b, func(s *store) {
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 1000)
 		for i := range 10000 {
@@ -33,25 +49,16 @@ func BenchmarkTimerBurst(b *testing.B) {
 			})
 		}
 		wg.Wait()
-		b.StopTimer()
-		s.close()
-		b.StartTimer()
-	}
+	})
 }
 
 // BenchmarkTimerBatches persists 12,288 timers as the batches of a burst
 // do: three commits of 4,096, each timer carrying a delete message the
 // size of a typical alert, into a new state file.
 func BenchmarkTimerBatches(b *testing.B) {
-	msg := []byte(`{"version":1,"command":"delete","parameters":{"alert":` + strings.Repeat("x", 2000) + `}}`)
+	msg := deleteMsg(2000)
 	b.ReportAllocs()
-	for b.Loop() {
-		b.StopTimer()
-		s, err := openStore(filepath.Join(b.TempDir(), "execd.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
+	eachNewStore(b, func(s *store) {
 		for batch := range 3 {
 			rs := make([]*timerRecord, 0, 4096)
 			for i := batch * 4096; i < (batch+1)*4096; i++ {
@@ -61,8 +68,5 @@ func BenchmarkTimerBatches(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		b.StopTimer()
-		s.close()
-		b.StartTimer()
-	}
+	})
 }
