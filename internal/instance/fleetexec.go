@@ -98,7 +98,7 @@ func (in *Instance) reconcileActive() {
 	for _, p := range ps {
 		held = append(held, manager.Active{Name: p.Command, Executable: p.Executable, Key: p.Key, Keys: p.Keys, Added: p.Added, Until: p.Deadline})
 	}
-	if added, dropped := in.mgr.Reconcile(fleet.ManagerID, held); added+dropped > 0 {
-		in.log.Info("active responses of this host reconciled with its timers", "added", added, "dropped", dropped)
+	if changed, dropped := in.mgr.Reconcile(fleet.ManagerID, held); changed+dropped > 0 {
+		in.log.Info("active responses of this host reconciled with its timers", "added_or_changed", changed, "dropped", dropped)
 	}
 }

@@ -187,11 +187,26 @@ func (m *Manager) applyActive(e jetstream.KeyValueEntry) {
 }
 
 // putActive returns the write of a; m.mu must be held to call it, not to
-// run the returned function.
+// run the returned function. The entries of this host (000) are written
+// when a burst is over (see lazyWrites): its executor keeps them too, and
+// Reconcile rebuilds them from there after a crash. Other agents' entries
+// are written at once.
 func (m *Manager) putActive(a Active) func() {
 	b := a.appendJSON(make([]byte, 0, 384))
 	ttl := a.Until.Sub(m.o.Now()) + activeGrace + markerTTL
+	if a.Agent != fleet.ManagerID {
+		return func() { m.fireAndForget(m.putAsync(fleet.BucketActive, a.ID, b, ttl)) }
+	}
 	return func() { m.putLater(fleet.BucketActive, a.ID, b, ttl) }
+}
+
+// purgeActive returns the removal of the entry id from the store, put off
+// or at once as putActive writes it.
+func (m *Manager) purgeActive(id string) func() {
+	if !strings.HasPrefix(id, fleet.ManagerID+".") {
+		return func() { m.fireAndForget(m.purgeAsync(fleet.BucketActive, id)) }
+	}
+	return func() { m.purgeLater(fleet.BucketActive, id) }
 }
 
 // applyRunState updates the central state from a run's result: a stateful
@@ -240,7 +255,7 @@ func (m *Manager) applyRunState(agent string, r fleet.Result, srcIP string) func
 		}
 		delete(m.active, id)
 		m.activeVer.Add(1)
-		return func() { m.purgeLater(fleet.BucketActive, id) }
+		return m.purgeActive(id)
 	}
 	return nil
 }
@@ -267,12 +282,15 @@ func (m *Manager) extendActive(agent, key string, until time.Time) func() {
 }
 
 // Reconcile makes the active list of agent what its executor holds: held
-// are its stateful responses in effect (ID, Agent and SrcIP are filled in
-// when empty). A lone manager calls it at start for its own host, whose
-// executor keeps its timers in a store of its own: the list's writes are
-// put off (see lazyWrites), so a crash may have lost the last ones. It
-// returns how many entries it added and dropped.
-func (m *Manager) Reconcile(agent string, held []Active) (added, dropped int) {
+// are its stateful responses in effect (their Agent is set to agent, and
+// ID and SrcIP are filled in when empty). Entries the list lacks are
+// added, entries whose end differs take the executor's, and entries the
+// executor no longer holds are dropped. A lone manager calls it at start
+// for its own host, whose executor keeps its timers in a store of its own:
+// the list's writes for that host are put off (see lazyWrites), so a crash
+// may have lost the last ones. It returns how many entries it added or
+// changed, and dropped.
+func (m *Manager) Reconcile(agent string, held []Active) (changed, dropped int) {
 	keep := make(map[string]bool, len(held))
 	var writes []func()
 	m.mu.Lock()
@@ -286,30 +304,38 @@ func (m *Manager) Reconcile(agent string, held []Active) (added, dropped int) {
 		}
 		a.Added, a.Until = a.Added.UTC(), a.Until.UTC()
 		keep[a.ID] = true
-		if _, ok := m.active[a.ID]; ok {
-			continue
+		e := m.active[a.ID]
+		if e != nil {
+			if d := e.a.Until.Sub(a.Until); d > -time.Second && d < time.Second {
+				continue
+			}
+			// Extended (or shortened) after its last write.
+			e.a.Until = a.Until
+			if len(a.Keys) > 0 {
+				e.a.Keys = a.Keys
+			}
+		} else {
+			e = &activeEntry{a: a}
+			m.active[a.ID] = e
 		}
-		m.active[a.ID] = &activeEntry{a: a}
-		added++
-		if w := m.putActive(a); w != nil {
-			writes = append(writes, w)
-		}
+		changed++
+		writes = append(writes, m.putActive(e.a))
 	}
 	for id, e := range m.active {
 		if e.a.Agent == agent && !keep[id] {
 			delete(m.active, id)
 			dropped++
-			writes = append(writes, func() { m.purgeLater(fleet.BucketActive, id) })
+			writes = append(writes, m.purgeActive(id))
 		}
 	}
-	if added+dropped > 0 {
+	if changed+dropped > 0 {
 		m.activeVer.Add(1)
 	}
 	m.mu.Unlock()
 	for _, w := range writes {
 		w()
 	}
-	return added, dropped
+	return changed, dropped
 }
 
 // sweepActive drops active responses past their end by more than a grace
@@ -327,7 +353,7 @@ func (m *Manager) sweepActive() {
 	}
 	m.mu.Unlock()
 	for _, id := range gone {
-		m.purgeLater(fleet.BucketActive, id)
+		m.purgeActive(id)()
 		m.log.Debug("active response past its end dropped", "id", id)
 	}
 }

@@ -67,11 +67,12 @@ func BenchmarkActiveJSON(b *testing.B) {
 	})
 }
 
-// TestLazyWrites: a lone manager writes the active list and the offense
-// counts once no more writes come (at the second flush without new ones),
-// or once the oldest has waited lazyMax; a later write of a key replaces
-// one still waiting; Close writes what waits; a manager of a cluster
-// writes at once.
+// TestLazyWrites: a lone manager writes its own host's active list and the
+// offense counts once no more writes come (at the first flush that finds
+// no new write since the one before), or once the oldest has waited
+// lazyMax; a later write of a key replaces one still waiting; other
+// agents' entries are written at once; Close writes what waits; a manager
+// of a cluster writes at once.
 func TestLazyWrites(t *testing.T) {
 	s := startServer(t, "")
 	var clock atomic.Int64
@@ -147,6 +148,23 @@ func TestLazyWrites(t *testing.T) {
 		t.Fatal("not written after lazyMax")
 	}
 
+	// Another agent's entry is written at once, its removal too.
+	at := time.Now()
+	m.mu.Lock()
+	w := m.applyRunState("001", fleet.Result{Verb: "add", Outcome: "ok", Key: "k1", Keys: []string{"203.0.113.9"}, Timeout: fleet.Duration(time.Hour), Started: at}, "")
+	m.mu.Unlock()
+	w()
+	if _, ok := stored(m, m.kvActive, ActiveID("001", "k1")); !ok {
+		t.Error("another agent's entry was put off")
+	}
+	m.mu.Lock()
+	w = m.applyRunState("001", fleet.Result{Verb: "delete", Outcome: "ok", Key: "k1"}, "")
+	m.mu.Unlock()
+	w()
+	if _, ok := stored(m, m.kvActive, ActiveID("001", "k1")); ok {
+		t.Error("another agent's removal was put off")
+	}
+
 	// Close writes what waits, and writes at once afterwards.
 	m.putLater(fleet.BucketActive, "000.f", []byte(`{"id":"000.f"}`), time.Hour)
 	m.Close()
@@ -170,8 +188,9 @@ func TestLazyWrites(t *testing.T) {
 }
 
 // TestReconcile: the active list of an agent becomes what its executor
-// holds: entries it lacks are added and stored, entries it no longer holds
-// are dropped and purged, other agents' entries stay.
+// holds: entries it lacks are added and stored, an entry extended since
+// takes its new end, entries it no longer holds are dropped and purged,
+// other agents' entries stay.
 func TestReconcile(t *testing.T) {
 	s := startServer(t, "")
 	m, stop := startManager(t, connect(t, s), Options{Alone: true})
@@ -179,18 +198,21 @@ func TestReconcile(t *testing.T) {
 	held := func(key string) Active {
 		return Active{Name: "firewall-drop", Executable: "firewall-drop", Key: key, Keys: []string{key}, Added: at, Until: at.Add(time.Hour)}
 	}
-	// Before: 000 has a (still held) and b (gone); 001 has c.
+	// Before: 000 has a (still held), b (gone) and e (held, extended);
+	// 001 has c.
 	for _, r := range []struct {
 		agent, key string
-	}{{"000", "203.0.113.1"}, {"000", "203.0.113.2"}, {"001", "203.0.113.3"}} {
+	}{{"000", "203.0.113.1"}, {"000", "203.0.113.2"}, {"001", "203.0.113.3"}, {"000", "203.0.113.5"}} {
 		m.mu.Lock()
 		w := m.applyRunState(r.agent, fleet.Result{Verb: "add", Outcome: "ok", Key: r.key, Keys: []string{r.key}, Timeout: fleet.Duration(time.Hour), Started: at}, "")
 		m.mu.Unlock()
 		w()
 	}
-	added, dropped := m.Reconcile("000", []Active{held("203.0.113.1"), held("203.0.113.4")})
-	if added != 1 || dropped != 1 {
-		t.Errorf("Reconcile: added %d, dropped %d; want 1 and 1", added, dropped)
+	extended := held("203.0.113.5")
+	extended.Until = at.Add(3 * time.Hour)
+	changed, dropped := m.Reconcile("000", []Active{held("203.0.113.1"), held("203.0.113.4"), extended})
+	if changed != 2 || dropped != 1 {
+		t.Errorf("Reconcile: added or changed %d, dropped %d; want 2 and 1", changed, dropped)
 	}
 	ids := func(list []Active) []string {
 		var out []string
@@ -200,7 +222,7 @@ func TestReconcile(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	want := []string{"000 203.0.113.1", "000 203.0.113.4", "001 203.0.113.3"}
+	want := []string{"000 203.0.113.1", "000 203.0.113.4", "000 203.0.113.5", "001 203.0.113.3"}
 	if got := ids(m.Active(Filter{})); !slices.Equal(got, want) {
 		t.Errorf("active after Reconcile: %v, want %v", got, want)
 	}
@@ -212,6 +234,9 @@ func TestReconcile(t *testing.T) {
 	}
 	if a := m2.Active(Filter{Agent: "000", IP: netip.MustParseAddr("203.0.113.4")}); len(a) != 1 || !a[0].Until.Equal(at.Add(time.Hour)) || a[0].ID != ActiveID("000", "203.0.113.4") {
 		t.Errorf("reconciled entry %+v", a)
+	}
+	if a := m2.Active(Filter{Agent: "000", IP: netip.MustParseAddr("203.0.113.5")}); len(a) != 1 || !a[0].Until.Equal(extended.Until) {
+		t.Errorf("extended entry %+v, want until %s", a, extended.Until)
 	}
 }
 

@@ -47,13 +47,17 @@ func (m *Manager) purgeAsync(bucket, key string) (jetstream.PubAckFuture, error)
 	return m.js.PublishMsgAsync(msg, jetstream.WithStallWait(stallWait), jetstream.WithMsgTTL(markerTTL))
 }
 
-// A manager alone on its store (Options.Alone) puts off its writes of the
-// active list and of the offense counts until a burst is over: during an
-// attack from thousands of addresses the blocks go in first, and the
-// bookkeeping follows. Memory is up to date at once; only the store lags,
-// by lazyMax at most, and nobody else reads it meanwhile. The writes are
-// keyed: a later write of a key replaces one still waiting. Managers of a
-// cluster write at once, so that the others follow.
+// A manager alone on its store (Options.Alone) puts off its writes of its
+// own host's active list and of the offense counts until a burst is over:
+// during an attack from thousands of addresses the blocks go in first, and
+// the bookkeeping follows. Memory is up to date at once; only the store
+// lags, by about lazyMax at most (the flushes run on the manager's ticks),
+// and nobody else reads it meanwhile. A crash loses what waits: the active
+// list of this host is rebuilt from execd's timers (Reconcile); the offense
+// counts of the last moments are lost, and those addresses start their
+// ladder again. The writes are keyed: a later write of a key replaces one
+// still waiting. Managers of a cluster write at once, so that the others
+// follow.
 type lazyWrites struct {
 	mu      sync.Mutex
 	pending map[lazyKey]lazyWrite
@@ -61,6 +65,11 @@ type lazyWrites struct {
 	adds    uint64    // writes put off so far
 	checked uint64    // adds at the last flush that found writes still coming
 	closed  bool      // the manager is closing: nothing is put off
+
+	// flushing is held while waiting writes are published, and by the
+	// writes made at once after Close, so that the writes of a key reach
+	// the store in the order they were made.
+	flushing sync.Mutex
 }
 
 type lazyKey struct{ bucket, key string }
@@ -79,15 +88,31 @@ const (
 
 // putLater writes value under key, at once or put off (see lazyWrites).
 func (m *Manager) putLater(bucket, key string, value []byte, ttl time.Duration) {
-	if !m.o.Alone || !m.later(lazyKey{bucket, key}, lazyWrite{value: value, ttl: ttl}) {
-		m.fireAndForget(m.putAsync(bucket, key, value, ttl))
-	}
+	m.writeLater(lazyKey{bucket, key}, lazyWrite{value: value, ttl: ttl})
 }
 
 // purgeLater removes key, at once or put off (see lazyWrites).
 func (m *Manager) purgeLater(bucket, key string) {
-	if !m.o.Alone || !m.later(lazyKey{bucket, key}, lazyWrite{}) {
-		m.fireAndForget(m.purgeAsync(bucket, key))
+	m.writeLater(lazyKey{bucket, key}, lazyWrite{})
+}
+
+func (m *Manager) writeLater(k lazyKey, w lazyWrite) {
+	switch {
+	case !m.o.Alone:
+		m.write(k, w)
+	case !m.later(k, w):
+		m.lazy.flushing.Lock()
+		m.write(k, w)
+		m.lazy.flushing.Unlock()
+	}
+}
+
+// write makes w at once.
+func (m *Manager) write(k lazyKey, w lazyWrite) {
+	if w.value == nil {
+		m.fireAndForget(m.purgeAsync(k.bucket, k.key))
+	} else {
+		m.fireAndForget(m.putAsync(k.bucket, k.key, w.value, w.ttl))
 	}
 }
 
@@ -117,7 +142,7 @@ func (m *Manager) later(k lazyKey, w lazyWrite) bool {
 }
 
 // flushLazy writes the waiting writes when no write was put off since the
-// last call (the burst is over), when the oldest has waited lazyMax or
+// previous call (the burst is over), when the oldest has waited lazyMax or
 // when lazyMost wait. Close calls closeLazy instead.
 func (m *Manager) flushLazy() { m.writeLazy(false) }
 
@@ -126,6 +151,8 @@ func (m *Manager) closeLazy() { m.writeLazy(true) }
 
 func (m *Manager) writeLazy(closing bool) {
 	l := &m.lazy
+	l.flushing.Lock()
+	defer l.flushing.Unlock()
 	l.mu.Lock()
 	if closing {
 		l.closed = true
@@ -144,11 +171,7 @@ func (m *Manager) writeLazy(closing bool) {
 	l.checked = l.adds
 	l.mu.Unlock()
 	for k, w := range pending {
-		if w.value == nil {
-			m.fireAndForget(m.purgeAsync(k.bucket, k.key))
-		} else {
-			m.fireAndForget(m.putAsync(k.bucket, k.key, w.value, w.ttl))
-		}
+		m.write(k, w)
 	}
 }
 
