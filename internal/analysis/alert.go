@@ -61,7 +61,7 @@ func complianceRank(key string) int {
 	return len(complianceGroups)
 }
 
-// decodedString is s as a JSON decoder reads it back from appendString:
+// decodedString is s as a JSON decoder reads it back from jsonstr.Append:
 // every byte that is not part of valid UTF-8 is U+FFFD.
 func decodedString(s string) string {
 	if utf8.ValidString(s) {

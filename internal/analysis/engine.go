@@ -261,7 +261,8 @@ func (e *Engine) Match(sess *Session, d Decoded) (*Result, error) {
 			// not the alert: the result goes apart.
 			out := *res
 			b.res = Result{}
-			return &out, nil
+			res = &out // what the deferred record of recordAll reads
+			return res, nil
 		}
 	}
 	return res, nil
@@ -295,7 +296,7 @@ func (e *Engine) capLine(line string) string {
 	return line
 }
 
-// lineBlock is what Process allocates for one line.
+// lineBlock is what Decode allocates for one line.
 type lineBlock struct {
 	res     Result
 	ev      Event

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,11 +52,15 @@ func itoa(i int) string {
 	return string(b)
 }
 
-func TestRuleOptions(t *testing.T) {
-	base := templates + `<group name="t,">
+// optionsBase opens the rules of the option tests: an "app" event, and a
+// failure among them; the group is left open.
+const optionsBase = templates + `<group name="t,">
 <rule id="100" level="0"><decoded_as>app</decoded_as><description>base</description></rule>
 <rule id="101" level="3"><if_sid>100</if_sid><match>fail</match><description>fail</description></rule>
 `
+
+func TestRuleOptions(t *testing.T) {
+	base := optionsBase
 	tests := []struct {
 		name  string
 		rules string
@@ -489,5 +494,44 @@ func TestProgramNameIndex(t *testing.T) {
 		if got := res.Event.DecoderName(); got != tt.want {
 			t.Errorf("%q: decoder %q, want %q", tt.line, got, tt.want)
 		}
+	}
+}
+
+// TestRecentKeepsRules: with if_matched_regex loaded, the session keeps
+// every event with the rule it ended on, also the alerting events whose
+// result goes apart from their block.
+func TestRecentKeepsRules(t *testing.T) {
+	e := newEngine(t, treeDecoders, optionsBase+`<rule id="120" level="7" frequency="3" timeframe="60">
+  <if_sid>100</if_sid><match>login ok</match>
+  <if_matched_regex>^fail</if_matched_regex>
+  <description>login after two failures</description></rule>
+</group>`)
+	sess := NewSession()
+	var want []int
+	for _, line := range []string{
+		"Jan  1 00:00:00 h app: fail user=eve ip=1.1.1.1",
+		"Jan  1 00:00:00 h app: login ok user=bob ip=1.1.1.1",
+		"Jan  1 00:00:00 h app: nothing to see",
+	} {
+		res, err := e.Process(sess, "/var/log/auth.log", line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := 0
+		if res.Rule != nil {
+			id = res.Rule.ID
+		}
+		want = append(want, id)
+	}
+	var got []int
+	for _, p := range sess.recent {
+		id := 0
+		if p.rule != nil {
+			id = p.rule.ID
+		}
+		got = append(got, id)
+	}
+	if !slices.Equal(got, want) || want[0] == 0 {
+		t.Errorf("rules kept with the recent events %v, want %v", got, want)
 	}
 }

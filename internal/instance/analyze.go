@@ -116,8 +116,15 @@ func (in *Instance) runAnalysis(ctx context.Context, eng *analysis.Engine, offse
 		close(found)
 		<-answered
 	}()
-	decoded := make(chan []decodedLine, 64)
-	go decodeLines(ctx, eng, lines, decoded)
+	// A few batches decoded ahead keep both cores busy; more would only
+	// hold lines a stop loses (their offsets are saved).
+	decoded := make(chan []decodedLine, 4)
+	decoding := make(chan struct{})
+	go func() {
+		defer close(decoding)
+		decodeLines(ctx, eng, lines, decoded)
+	}()
+	defer func() { <-decoding }()
 
 	sess := analysis.NewSession()
 	var batch []decodedLine
@@ -173,7 +180,7 @@ type decodedLine struct {
 // batch, not per line. lines is never closed: agents' events may arrive at
 // any time.
 func decodeLines(ctx context.Context, eng *analysis.Engine, lines <-chan sourceLine, out chan<- []decodedLine) {
-	for {
+	for ctx.Err() == nil {
 		var batch []decodedLine
 		select {
 		case <-ctx.Done():
@@ -182,7 +189,7 @@ func decodeLines(ctx context.Context, eng *analysis.Engine, lines <-chan sourceL
 			batch = append(make([]decodedLine, 0, 16), decodedLine{l, eng.Decode(l.location, l.text)})
 		}
 	more:
-		for len(batch) < decodeBatch {
+		for len(batch) < decodeBatch && ctx.Err() == nil {
 			select {
 			case l := <-lines:
 				batch = append(batch, decodedLine{l, eng.Decode(l.location, l.text)})
@@ -211,9 +218,9 @@ type analyzed struct {
 	alert *alert.Alert // the alert to answer; nil when no response may match
 }
 
-// make builds the document of a's result and, if a response may match,
+// build builds the document of a's result and, if a response may match,
 // its alert.
-func (a *analyzed) make(in *Instance, eng *analysis.Engine) {
+func (a *analyzed) build(in *Instance, eng *analysis.Engine) {
 	doc := eng.BuildAlert(a.res)
 	var agent *fleet.Agent // the agent doc names, when not this host
 	if a.agent != nil {
@@ -234,20 +241,20 @@ func (a *analyzed) make(in *Instance, eng *analysis.Engine) {
 	a.res = nil
 }
 
-// answer is the second stage of analysis: it writes the alerts to
-// alerts.json and hands those that may trigger a response to Ingest, an
-// alert always reaching the file before anything is done about it. It
-// takes what is queued at once, up to maxAnswered, so that a burst costs
-// one write and one Ingest per handful of alerts. It returns once found is
-// closed and drained; after ctx ends, the alerts still queued are written,
-// not answered. eng builds the documents still to be built; those of
+// answer is the last stage of analysis: it builds the alert documents
+// (with eng), writes the alerts to alerts.json and hands those that may
+// trigger a response to Ingest, an alert always reaching the file before
+// anything is done about it. It takes what is queued at once, up to
+// maxAnswered, so that a burst costs one write and one Ingest per handful
+// of alerts. It returns once found is closed and drained; after ctx ends,
+// the alerts still queued are written, not answered. The documents of
 // alerts that are only written go to recycle once written.
 func (in *Instance) answer(ctx context.Context, found <-chan analyzed, alerts *alertsFile, eng *analysis.Engine, recycle func([]byte)) {
 	defer alerts.flush()
 	var answer []*alert.Alert
 	take := func(a analyzed) {
 		if a.res != nil {
-			a.make(in, eng)
+			a.build(in, eng)
 		}
 		if a.doc != nil {
 			alerts.write(a.doc)

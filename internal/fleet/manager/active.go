@@ -37,8 +37,9 @@ type Active struct {
 }
 
 // appendJSON appends a's JSON document, the same as encoding/json's but
-// for <, > and & left as they are, and faster: the central list is
-// written once per block.
+// for the characters encoding/json writes as \u escapes (<, >, &, U+2028,
+// U+2029, invalid UTF-8; see jsonstr.Append), and faster: the central
+// list is written once per block.
 func (a *Active) appendJSON(b []byte) []byte {
 	str := func(b []byte, key, v string, omitEmpty bool) []byte {
 		if omitEmpty && v == "" {
