@@ -200,20 +200,24 @@ func (s *nftSession) addAddrBatch(batch []*nftAddReq, nets *nftNetsHint) (map[ne
 	return errs, nil
 }
 
-// nftNetsHint remembers, per family (IPv6 second), when the net set was
-// last found too long to list for a batch (see netsHolding).
+// nftNetsHint remembers, per family (IPv6 second), until when the net set
+// is taken for too long to list for a batch (see netsHolding), and for how
+// long it will be next time it is found so: each time twice as long.
 type nftNetsHint struct {
-	large [2]time.Time
+	until [2]time.Time
+	next  [2]time.Duration
 }
 
 // When a batch lists the net set instead of looking each address up in
 // it: from nftListNetsFrom addresses, unless the set had more than
-// nftListNetsMax intervals in the last nftNetsRecheck (listing an interval
-// set costs the kernel time quadratic in its size).
+// nftListNetsMax intervals when last listed (listing an interval set costs
+// the kernel time quadratic in its size); such a set is listed again after
+// nftNetsRecheck, then twice as long each time, up to nftNetsRecheckMax.
 const (
-	nftListNetsFrom = 64
-	nftListNetsMax  = 256
-	nftNetsRecheck  = time.Minute
+	nftListNetsFrom   = 64
+	nftListNetsMax    = 256
+	nftNetsRecheck    = time.Minute
+	nftNetsRecheckMax = time.Hour
 )
 
 // netsHolding reports, for each of addrs, whether an interval of the net
@@ -224,7 +228,7 @@ func (s *nftSession) netsHolding(nets *nftables.Set, addrs []netip.Addr, hint *n
 	if addrs[0].Is6() {
 		fam = 1
 	}
-	if hint == nil || len(addrs) < nftListNetsFrom || time.Since(hint.large[fam]) < nftNetsRecheck {
+	if hint == nil || len(addrs) < nftListNetsFrom || time.Now().Before(hint.until[fam]) {
 		return nil, false, nil
 	}
 	ivs, err := s.intervals(nets)
@@ -232,7 +236,10 @@ func (s *nftSession) netsHolding(nets *nftables.Set, addrs []netip.Addr, hint *n
 		return nil, false, err
 	}
 	if len(ivs) > nftListNetsMax {
-		hint.large[fam] = time.Now()
+		wait := max(hint.next[fam], nftNetsRecheck)
+		hint.until[fam], hint.next[fam] = time.Now().Add(wait), min(2*wait, nftNetsRecheckMax)
+	} else {
+		hint.next[fam] = 0
 	}
 	held = make([]bool, len(addrs))
 	for i, a := range addrs {

@@ -135,8 +135,7 @@ func TestNftBatchListsNets(t *testing.T) {
 	var hint nftNetsHint
 	run(batch(9, 300), &hint)
 	// The same with lookups, as after a long set was found.
-	var long nftNetsHint
-	long.large = [2]time.Time{time.Now(), time.Now()}
+	long := nftNetsHint{until: [2]time.Time{time.Now().Add(time.Hour), time.Now().Add(time.Hour)}}
 	run(batch(9, 300)[:200], &long) // re-adds, checked by lookups
 	v4, v6 := nftListSet(t, ns, nftAddr4), nftListSet(t, ns, nftAddr6)
 	for _, e := range append(v4, v6...) {
@@ -147,7 +146,7 @@ func TestNftBatchListsNets(t *testing.T) {
 	if len(v4)+len(v6) != 200 {
 		t.Errorf("%d addresses of their own, want 200 (the 100 inside a block left out)", len(v4)+len(v6))
 	}
-	if !hint.large[0].IsZero() || !hint.large[1].IsZero() {
+	if !hint.until[0].IsZero() || !hint.until[1].IsZero() {
 		t.Error("a net set of one interval was taken for long")
 	}
 	// Past nftListNetsMax intervals the set is remembered as long.
@@ -155,7 +154,13 @@ func TestNftBatchListsNets(t *testing.T) {
 		must(t, b.add(t.Context(), netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i), 0}), 24)))
 	}
 	run(batch(100, 100), &hint)
-	if hint.large[0].IsZero() {
-		t.Errorf("a net set of %d intervals was not taken for long", nftListNetsMax+2)
+	if time.Until(hint.until[0]) < nftNetsRecheck-time.Second || hint.next[0] != 2*nftNetsRecheck {
+		t.Errorf("a net set of %d intervals: taken for long until %s, next for %s", nftListNetsMax+2, hint.until[0], hint.next[0])
+	}
+	// Found long again: twice as long.
+	hint.until[0] = time.Time{}
+	run(batch(110, 100), &hint)
+	if time.Until(hint.until[0]) < 2*nftNetsRecheck-time.Second || hint.next[0] != 4*nftNetsRecheck {
+		t.Errorf("found long again: until %s, next for %s", hint.until[0], hint.next[0])
 	}
 }
