@@ -61,8 +61,9 @@ func (b *nftBackend) addBatched(ctx context.Context, a netip.Addr) error {
 
 // queueAdd queues the block of p, when it is a single address, without
 // starting a batch, and returns a function that waits for it; the first
-// waiter to find no batch running leads one, so that everything queued
-// meanwhile goes together. It returns nil for a CIDR block.
+// waiter to find no batch running leads until its own block is in, so
+// that everything queued meanwhile goes together, and hands the lead on
+// for what was queued later. It returns nil for a CIDR block.
 func (b *nftBackend) queueAdd(ctx context.Context, p netip.Prefix) (wait func() error) {
 	p = nftPrefix(p)
 	if !p.IsSingleIP() {
@@ -80,7 +81,7 @@ func (b *nftBackend) queueAdd(ctx context.Context, p netip.Prefix) (wait func() 
 		}
 		b.qmu.Unlock()
 		if lead {
-			b.lead(nil)
+			b.lead(req)
 		}
 		select {
 		case <-req.done:
