@@ -1,12 +1,20 @@
 package instance
 
 import (
+	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/riposte/riposte/internal/alert"
+	"github.com/riposte/riposte/internal/api"
+	"github.com/riposte/riposte/internal/config"
 	"github.com/riposte/riposte/internal/execd"
 	"github.com/riposte/riposte/internal/fleet"
+	"github.com/riposte/riposte/internal/fleet/manager"
 )
 
 func TestCommandRequest(t *testing.T) {
@@ -64,5 +72,90 @@ func TestWithAgent(t *testing.T) {
 	}
 	if other, rewritten := withAgent(doc, "someone else", fleet.Agent{ID: "007"}); rewritten || string(other) != string(doc) {
 		t.Errorf("a document without this host's agent part changed: %s", other)
+	}
+}
+
+// statefulConf has a stateful response run by a script that asks for the
+// address as its key.
+const statefulConf = `<ossec_config>
+  <command><name>stateful</name><executable>stateful</executable><timeout_allowed>yes</timeout_allowed></command>
+  <active-response><command>stateful</command><location>local</location><level>5</level><timeout>600</timeout></active-response>
+  <riposte><http_listen>off</http_listen><api><listen>off</listen></api></riposte>
+</ossec_config>`
+
+const statefulScript = `#!/bin/sh
+read -r msg
+echo '{"version":1,"origin":{"name":"stateful","module":"active-response"},"command":"check_keys","parameters":{"keys":["203.0.113.7"]}}'
+read -r reply
+exit 0
+`
+
+// TestReconcileAtStart: a block whose entry of the central list never
+// reached the store (a crash before the list's put-off write) is back in
+// the list at the next start, as execd's timer describes it.
+func TestReconcileAtStart(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _, err := config.Parse("stateful.conf", []byte(statefulConf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, execd.BinDir)
+	os.MkdirAll(bin, 0o755)
+	if err := os.WriteFile(filepath.Join(bin, "stateful"), []byte(statefulScript), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	start := func() (*Instance, func()) {
+		in, err := New(cfg, Options{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- in.Run(ctx) }()
+		return in, func() { cancel(); <-done }
+	}
+	in, stop := start()
+	a, err := alert.Parse([]byte(`{"rule":{"id":"5712","level":10},"agent":{"id":"000"},"data":{"srcip":"203.0.113.7"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Ingest(context.Background(), []*alert.Alert{a}, api.IngestOptions{})
+	var held []execd.Pending
+	for end := time.Now().Add(10 * time.Second); len(held) == 0 && time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		held = in.Pending()
+	}
+	if len(held) != 1 {
+		t.Fatalf("execd holds %+v", held)
+	}
+	// The list's write lands, then goes as a crash would have lost it.
+	ctx := context.Background()
+	kv, err := in.js.KeyValue(ctx, fleet.BucketActive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := manager.ActiveID(fleet.ManagerID, held[0].Key)
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := kv.Get(ctx, id); err == nil {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("the central list's entry never reached the store")
+		}
+	}
+	if err := kv.Purge(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+
+	in2, stop2 := start()
+	defer stop2()
+	got := in2.mgr.Active(manager.Filter{Agent: fleet.ManagerID})
+	if len(got) != 1 {
+		t.Fatalf("central list after the start: %+v", got)
+	}
+	e := got[0]
+	if e.ID != id || e.SrcIP != "203.0.113.7" || !slices.Equal(e.Keys, []string{"203.0.113.7"}) || e.Name != "stateful" || e.Executable != "stateful" ||
+		!e.Until.Equal(held[0].Deadline.UTC()) || !e.Added.Equal(held[0].Added.UTC()) {
+		t.Errorf("reconciled entry %+v, execd holds %+v", e, held[0])
 	}
 }
