@@ -62,7 +62,7 @@ type Session struct {
 	byGroup map[*Rule][]past // events for each if_matched_group rule
 	// byKey holds the events of a rule again, indexed by the value of a
 	// field that a correlating rule requires to be the same.
-	byKey map[keyedHistory][]past
+	byKey map[keyedHistory]*[]past // by pointer: an event is added with one lookup
 
 	fired     map[int]int
 	lastFired map[int]time.Time
@@ -374,10 +374,10 @@ func (s *Session) remember(p past) {
 			continue
 		}
 		if s.byKey == nil || len(s.byKey) >= maxKeys {
-			s.byKey = make(map[keyedHistory][]past)
+			s.byKey = make(map[keyedHistory]*[]past)
 		}
 		k := keyedHistory{p.rule, f, v, false}
-		s.byKey[k] = appendPast(s.byKey[k], p)
+		s.keyed(k, p)
 	}
 	for _, c := range p.rule.groupConsumers {
 		s.byGroup[c] = appendPast(s.byGroup[c], p)
@@ -389,11 +389,30 @@ func (s *Session) remember(p past) {
 			continue
 		}
 		if s.byKey == nil || len(s.byKey) >= maxKeys {
-			s.byKey = make(map[keyedHistory][]past)
+			s.byKey = make(map[keyedHistory]*[]past)
 		}
 		k := keyedHistory{c, c.keyField, v, true}
-		s.byKey[k] = appendPast(s.byKey[k], p)
+		s.keyed(k, p)
 	}
+}
+
+// keyed adds p to the history of k.
+func (s *Session) keyed(k keyedHistory, p past) {
+	if l := s.byKey[k]; l != nil {
+		*l = appendPast(*l, p)
+		return
+	}
+	l := make([]past, 1, 4)
+	l[0] = p
+	s.byKey[k] = &l
+}
+
+// keyedList returns the history of k.
+func (s *Session) keyedList(k keyedHistory) []past {
+	if l := s.byKey[k]; l != nil {
+		return *l
+	}
+	return nil
 }
 
 func appendPast(l []past, p past) []past {
@@ -607,7 +626,7 @@ func (st *evalState) correlate(r *Rule) bool {
 			return false // a same_* field the event lacks never matches
 		}
 		c.keyed = r.keyField
-		seen, ok = c.count(sess.byKey[keyedHistory{r, r.keyField, key, true}], seen)
+		seen, ok = c.count(sess.keyedList(keyedHistory{r, r.keyField, key, true}), seen)
 	default:
 		var key string
 		if r.keyField != "" {
@@ -621,7 +640,7 @@ func (st *evalState) correlate(r *Rule) bool {
 		for _, src := range r.sources {
 			l := sess.byRule[src]
 			if r.keyField != "" {
-				l = sess.byKey[keyedHistory{src, r.keyField, key, false}]
+				l = sess.keyedList(keyedHistory{src, r.keyField, key, false})
 			}
 			if seen, ok = c.count(l, seen); ok {
 				break
