@@ -78,7 +78,7 @@ func (j *Job) needsAnswer() bool { return !j.done && j.Keys != nil }
 // Answer settles the check_keys handshake: it logs the check_keys line the
 // action sends and reply, the message execd answers with, and ends the job
 // unless cont (execd said continue). It does nothing for a job with no
-// keys.
+// keys, and does not keep reply.
 func (j *Job) Answer(reply []byte, cont bool) {
 	if !j.needsAnswer() {
 		return

@@ -118,9 +118,11 @@ func (x *Execd) runBatch(reqs []Request) {
 	}
 	unlock := x.armBatch(items)
 	jobs := make([]*action.Job, len(items))
+	var reply []byte // one buffer: Answer only logs the reply
 	for i, it := range items {
 		if it.verb != "" {
-			it.job.Answer(withVerb(it.msg, it.verb), it.verb == verbContinue)
+			reply = appendWithVerb(reply[:0], it.msg, it.verb)
+			it.job.Answer(reply, it.verb == verbContinue)
 		}
 		jobs[i] = it.job
 	}

@@ -308,4 +308,15 @@ func TestWithVerb(t *testing.T) {
 	if !bytes.Contains(msg, []byte(`"extra_args":[]`)) {
 		t.Fatalf("extra_args not an empty array: %s", msg)
 	}
+	// Wazuh's key order, byte for byte.
+	msg = buildMessage("node01", "add", []string{"-a", `b"c`}, json.RawMessage(`{"x":1}`), "active-response/bin/firewall-drop")
+	want := `{"version":1,"origin":{"name":"node01","module":"wazuh-execd"},"command":"add","parameters":{"extra_args":["-a","b\"c"],"alert":{"x":1},"program":"active-response/bin/firewall-drop"}}`
+	if string(msg) != want {
+		t.Errorf("message\n %s\nwant %s", msg, want)
+	}
+	// Into a reused buffer, whatever it held.
+	buf := []byte(strings.Repeat("z", 4096))
+	if got, want := appendWithVerb(buf[:0], msg, "continue"), strings.Replace(want, `"command":"add"`, `"command":"continue"`, 1); string(got) != want {
+		t.Errorf("continue message\n %s\nwant %s", got, want)
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/riposte/riposte/internal/jsonstr"
 )
 
 // Message verbs of Wazuh 4.x's stdin protocol.
@@ -21,39 +23,43 @@ const (
 // (version, origin, command, parameters) with parameters holding extra_args,
 // alert and program, as wazuh-execd rewrites it.
 func buildMessage(node, verb string, extraArgs []string, alertDoc json.RawMessage, program string) []byte {
-	var b bytes.Buffer
-	b.Grow(len(alertDoc) + 160)
-	b.WriteString(`{"version":1,"origin":{"name":`)
-	writeJSONString(&b, node)
-	b.WriteString(`,"module":"wazuh-execd"},"command":`)
-	writeJSONString(&b, verb)
-	b.WriteString(`,"parameters":{"extra_args":[`)
+	b := make([]byte, 0, len(alertDoc)+len(node)+len(program)+160)
+	b = append(b, `{"version":1,"origin":{"name":`...)
+	b = jsonstr.Append(b, node)
+	b = append(b, `,"module":"wazuh-execd"},"command":`...)
+	b = jsonstr.Append(b, verb)
+	b = append(b, `,"parameters":{"extra_args":[`...)
 	for i, a := range extraArgs {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		writeJSONString(&b, a)
+		b = jsonstr.Append(b, a)
 	}
-	b.WriteString(`],"alert":`)
+	b = append(b, `],"alert":`...)
 	if len(alertDoc) == 0 {
-		b.WriteString("{}")
+		b = append(b, "{}"...)
 	} else {
-		b.Write(alertDoc)
+		b = append(b, alertDoc...)
 	}
-	b.WriteString(`,"program":`)
-	writeJSONString(&b, program)
-	b.WriteString("}}")
-	return b.Bytes()
+	b = append(b, `,"program":`...)
+	b = jsonstr.Append(b, program)
+	return append(b, "}}"...)
 }
 
 // withVerb returns msg (built by buildMessage) with its command replaced.
 func withVerb(msg []byte, verb string) []byte {
+	return appendWithVerb(make([]byte, 0, len(msg)+8), msg, verb)
+}
+
+// appendWithVerb appends msg (built by buildMessage) with its command
+// replaced to dst.
+func appendWithVerb(dst, msg []byte, verb string) []byte {
 	// The command is the first "command" key at depth one, right after the
 	// origin object, so a prefix search is exact for messages we built.
 	const key = `"module":"wazuh-execd"},"command":`
 	i := bytes.Index(msg, []byte(key))
 	if i < 0 {
-		return msg
+		return append(dst, msg...)
 	}
 	start := i + len(key)
 	end := start + 1
@@ -63,17 +69,9 @@ func withVerb(msg []byte, verb string) []byte {
 		}
 		end++
 	}
-	var b bytes.Buffer
-	b.Grow(len(msg) + 8)
-	b.Write(msg[:start])
-	writeJSONString(&b, verb)
-	b.Write(msg[end+1:])
-	return b.Bytes()
-}
-
-func writeJSONString(b *bytes.Buffer, s string) {
-	enc, _ := json.Marshal(s) // strings always marshal
-	b.Write(enc)
+	dst = append(dst, msg[:start]...)
+	dst = jsonstr.Append(dst, verb)
+	return append(dst, msg[end+1:]...)
 }
 
 // keysMessage is the check_keys line a stateful script prints.
