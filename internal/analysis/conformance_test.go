@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -279,4 +280,22 @@ func BenchmarkConformanceLines(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// BenchmarkLoadFullRuleset loads Wazuh's ruleset (the conformance data) and
+// reports the heap the loaded engine keeps.
+func BenchmarkLoadFullRuleset(b *testing.B) {
+	var e *Engine
+	var before, after runtime.MemStats
+	for b.Loop() {
+		e = nil
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		e = loadCompat(b)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB")
+	b.ReportMetric(float64(e.NumRules()), "rules")
+	b.ReportMetric(float64(e.NumDecoders()), "decoders")
 }
