@@ -3,6 +3,7 @@ package main_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -96,5 +97,119 @@ func TestMultiLineLocalFile(t *testing.T) {
 	waitFor(t, 5*time.Second, "the joined event to trigger the response", func() bool {
 		return len(recorded(t, dir, "nokeys", "add", "203.0.113.61")) == 1
 	})
+	in.stop()
+}
+
+// privateJournal runs a systemd-journald of the test's own, in a mount
+// namespace where /run/systemd, /run/log and /var/log/journal are empty
+// file systems of their own, so that the host's journal is never touched.
+// It returns the pid of journald, whose mount namespace the test enters
+// (nsenter -t PID -m) to log and to run riposte. It skips the test when
+// the machine has no journald.
+func privateJournal(t *testing.T) int {
+	t.Helper()
+	const journald = "/lib/systemd/systemd-journald"
+	for _, p := range []string{journald, "/usr/bin/journalctl", "/usr/bin/logger"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("needs %s (systemd, installed by scripts/test)", p)
+		}
+	}
+	for _, p := range []string{"unshare", "nsenter"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("needs %s", p)
+		}
+	}
+	script := `set -e
+mkdir -p /run/systemd /run/log
+mount -t tmpfs tmpfs /run/systemd
+mount -t tmpfs tmpfs /run/log
+if [ -d /var/log/journal ]; then mount -t tmpfs tmpfs /var/log/journal; fi
+mkdir -p /run/systemd/journal
+exec ` + journald
+	// unshare and sh exec what follows: the pid is journald's.
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script)
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	pid := cmd.Process.Pid
+	waitFor(t, 10*time.Second, "journald's socket", func() bool {
+		return exec.Command("nsenter", "-t", fmt.Sprint(pid), "-m", "test", "-S", "/run/systemd/journal/socket").Run() == nil
+	})
+	return pid
+}
+
+// journalLog logs message in the journal of privateJournal as sshd[pid]
+// does.
+func journalLog(t *testing.T, journald, pid int, message string) {
+	t.Helper()
+	cmd := exec.Command("nsenter", "-t", fmt.Sprint(journald), "-m", "logger", "--journald")
+	cmd.Stdin = strings.NewReader(fmt.Sprintf("MESSAGE=%s\nSYSLOG_IDENTIFIER=sshd\nSYSLOG_PID=%d\n", message, pid))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("logger: %v: %s", err, out)
+	}
+}
+
+// TestBruteForceFromJournal: failed SSH logins that sshd writes to the
+// systemd journal (as on a fresh Debian, which has no auth.log) end in a
+// block in the kernel, lifted after its timeout: riposte run reads the
+// journal through journalctl, in a network namespace, with a journald of
+// the test's own.
+func TestBruteForceFromJournal(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	ns := newNetns(t) // first: the journal's mount namespace copies its mount
+	journald := privateJournal(t)
+	dir := newDataDir(t, nil)
+	cfg := writeConfig(t, dir,
+		`<command><name>firewall-drop</name><executable>firewall-drop</executable><timeout_allowed>yes</timeout_allowed></command>
+  <active-response><command>firewall-drop</command><location>local</location><rules_id>5712,5720,5763</rules_id><timeout>4</timeout></active-response>
+  <localfile><log_format>journald</log_format><location>journald</location></localfile>`,
+		"", "<firewall_backend>nftables</firewall_backend>")
+	in := startProcessWith(t, dir, []string{"nsenter", "-t", fmt.Sprint(journald), "-m", "ip", "netns", "exec", ns},
+		"run", "--config", cfg, "--data-dir", dir)
+	in.expectLog(1, "reading the systemd journal")
+	// journalctl follows from the end of the journal once it has started:
+	// an entry logged until one reaches alerts.json tells when.
+	alertsPath := filepath.Join(dir, "logs", "alerts", "alerts.json")
+	waitFor(t, 10*time.Second, "the journal to be followed", func() bool {
+		journalLog(t, journald, 3999, "Failed password for root from 192.0.2.250 port 50000 ssh2")
+		time.Sleep(100 * time.Millisecond)
+		return strings.Contains(readFile(alertsPath), `"srcip":"192.0.2.250"`)
+	})
+
+	// Seven failures from one address and noise from others: no block yet.
+	for i := 0; i < 7; i++ {
+		journalLog(t, journald, 4000+i, fmt.Sprintf("Failed password for root from 203.0.113.98 port %d ssh2", 50000+i))
+		journalLog(t, journald, 5000+i, fmt.Sprintf("Failed password for root from 198.51.100.%d port 22 ssh2", i+1))
+	}
+	time.Sleep(quietWindow)
+	if strings.Contains(nftTable(ns), "203.0.113.98") {
+		t.Fatal("blocked before the brute-force threshold")
+	}
+	journalLog(t, journald, 4008, "Failed password for root from 203.0.113.98 port 50008 ssh2")
+	waitFor(t, 5*time.Second, "the attacker in the kernel set", func() bool {
+		return strings.Contains(nftTable(ns), "203.0.113.98")
+	})
+	for i := 1; i <= 7; i++ {
+		if strings.Contains(nftTable(ns), fmt.Sprintf("198.51.100.%d ", i)) {
+			t.Errorf("198.51.100.%d blocked after one failure", i)
+		}
+	}
+	alerts := readFile(alertsPath)
+	if !strings.Contains(alerts, `"id":"5763"`) || !strings.Contains(alerts, `"srcip":"203.0.113.98"`) || !strings.Contains(alerts, `"location":"journald"`) {
+		t.Errorf("alerts.json lacks the brute-force alert from the journal:\n%s", truncate(alerts, 3000))
+	}
+	waitFor(t, 10*time.Second, "the block to be lifted after its timeout", func() bool {
+		return len(runsWhere(in.runs(), func(r execd.Result) bool { return r.Verb == "delete" && r.Status == execd.StatusOK })) == 1
+	})
+	if strings.Contains(nftTable(ns), "203.0.113.98") {
+		t.Fatal("still blocked after the delete")
+	}
 	in.stop()
 }

@@ -284,6 +284,17 @@ func startRiposteIn(t *testing.T, dir, config, netns string) *instance {
 // answers /v1/health.
 func startProcess(t *testing.T, dir, netns string, args ...string) *instance {
 	t.Helper()
+	var prefix []string
+	if netns != "" {
+		prefix = []string{"ip", "netns", "exec", netns}
+	}
+	return startProcessWith(t, dir, prefix, args...)
+}
+
+// startProcessWith is startProcess with riposte run through the command
+// prefix (none when empty), such as "ip netns exec NAME".
+func startProcessWith(t *testing.T, dir string, prefix []string, args ...string) *instance {
+	t.Helper()
 	in := &instance{
 		t:      t,
 		dir:    dir,
@@ -292,8 +303,8 @@ func startProcess(t *testing.T, dir, netns string, args ...string) *instance {
 		client: api.NewSocketClient(filepath.Join(dir, "riposte.sock")),
 	}
 	in.cmd = exec.Command(riposteBin, args...)
-	if netns != "" {
-		in.cmd = exec.Command("ip", append([]string{"netns", "exec", netns, riposteBin}, args...)...)
+	if len(prefix) > 0 {
+		in.cmd = exec.Command(prefix[0], append(append(prefix[1:len(prefix):len(prefix)], riposteBin), args...)...)
 	}
 	in.cmd.Dir = dir
 	in.cmd.Stdout = in.stderr
