@@ -346,9 +346,9 @@ func alertID(now time.Time, seq uint64) string {
 	return string(strconv.AppendUint(id, seq, 10))
 }
 
-// alertDoc renders the alert numbered seq in the shape of Wazuh's
+// alertDoc renders the alert whose id is id in the shape of Wazuh's
 // alerts.json.
-func (e *Engine) alertDoc(ev *Event, r *Rule, fired int, now time.Time, prev []*Event, seq uint64) []byte {
+func (e *Engine) alertDoc(ev *Event, r *Rule, fired int, now time.Time, prev []*Event, id string) []byte {
 	p := r.alert
 	if p == nil { // a rule Load did not prepare
 		p = r.alertParts()
@@ -399,9 +399,7 @@ func (e *Engine) alertDoc(ev *Event, r *Rule, fired int, now time.Time, prev []*
 	b = append(b, p.tail...)
 	b = append(b, agent...)
 	b = append(b, '"')
-	b = strconv.AppendInt(b, now.Unix(), 10)
-	b = append(b, '.')
-	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, id...)
 	b = append(b, '"')
 	if len(prev) > 0 {
 		// The earlier events a correlation counted, newest first, one a

@@ -135,7 +135,7 @@ func TestAlertIDAndGroups(t *testing.T) {
 	for _, groups := range [][]string{{"a\xffb", "pci_dss_1", "\xed\xa0\x80"}, {"gdpr_x"}, nil} {
 		r := &Rule{ID: 1, Level: 3, Groups: groups}
 		r.splitGroups()
-		b := (&Engine{}).alertDoc(&Event{}, r, 1, e.clock(), nil, 1)
+		b := (&Engine{}).alertDoc(&Event{}, r, 1, e.clock(), nil, "0.1")
 		var doc struct{ Rule struct{ Groups []string } }
 		if err := json.Unmarshal(b, &doc); err != nil {
 			t.Fatal(err)

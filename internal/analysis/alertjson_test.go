@@ -47,13 +47,13 @@ func checkAlert(t *testing.T, manager, desc, v1, v2, v3 string) {
 		ev.Fields = ev.Fields[:3]
 	}
 	now := time.Date(2026, 11, 27, 10, 0, 5, 123456789, time.FixedZone("x", 3600))
-	b := e.alertDoc(ev, r, 3, now, nil, 1)
+	b := e.alertDoc(ev, r, 3, now, nil, "0.1")
 	if !r.alert.simple {
 		t.Fatal("description not rendered piecewise")
 	}
 	// The piecewise description and the general one agree.
 	r.alert.simple = false
-	if b2 := e.alertDoc(ev, r, 3, now, nil, 1); string(b2) != string(b) {
+	if b2 := e.alertDoc(ev, r, 3, now, nil, "0.1"); string(b2) != string(b) {
 		t.Fatalf("piecewise %s\ngeneral   %s", b, b2)
 	}
 	// A description that cannot be escaped piecewise.
@@ -64,7 +64,7 @@ func checkAlert(t *testing.T, manager, desc, v1, v2, v3 string) {
 		t.Fatal("description rendered piecewise")
 	}
 	var d2 struct{ Rule struct{ Description string } }
-	b3 := e.alertDoc(ev, &r2, 1, now, nil, 1)
+	b3 := e.alertDoc(ev, &r2, 1, now, nil, "0.1")
 	if err := json.Unmarshal(b3, &d2); err != nil {
 		t.Fatal(err)
 	}

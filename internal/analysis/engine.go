@@ -136,7 +136,7 @@ type Result struct {
 	// AlertID is the id of Alert ("<epoch>.<sequence>"), "" without one.
 	AlertID string
 
-	pending pendingAlert // the document still to build, when seq is set
+	pending pendingAlert // for the document still to build (AlertID set, Alert nil)
 }
 
 func (e *Engine) clock() time.Time {
@@ -253,9 +253,11 @@ func (e *Engine) Match(sess *Session, d Decoded) (*Result, error) {
 		if st.prevRule != nil && slices.Contains(chain, st.prevRule) {
 			prev = st.previous()
 		}
-		seq, now := e.seq.Add(1), st.time()
-		res.AlertID = alertID(now, seq)
-		res.pending = pendingAlert{fired: res.FiredTimes, now: now, seq: seq, prev: slices.Clone(prev)}
+		// prev lies in st (or a copy of its own), which nothing changes
+		// after Match: BuildAlert may read it later, elsewhere.
+		now := st.time()
+		res.AlertID = alertID(now, e.seq.Add(1))
+		res.pending = pendingAlert{now: now, prev: prev}
 		if r.remembered || e.recordAll {
 			// The session keeps the line's block for correlation, but
 			// not the alert: the result goes apart.
@@ -268,12 +270,11 @@ func (e *Engine) Match(sess *Session, d Decoded) (*Result, error) {
 	return res, nil
 }
 
-// pendingAlert is what BuildAlert needs besides the event and the rule.
+// pendingAlert is what BuildAlert needs besides the result's event, rule,
+// times fired and alert id.
 type pendingAlert struct {
-	fired int
-	now   time.Time
-	seq   uint64
-	prev  []*Event
+	now  time.Time
+	prev []*Event
 }
 
 // BuildAlert builds the alert document of a result of Match (its
@@ -281,9 +282,10 @@ type pendingAlert struct {
 // alert or whose document is built. It is safe for concurrent use, with
 // other calls and with Match, each result in one goroutine.
 func (e *Engine) BuildAlert(res *Result) []byte {
-	if p := res.pending; p.seq != 0 {
+	if res.AlertID != "" && res.Alert == nil {
+		p := res.pending
 		res.pending = pendingAlert{}
-		res.Alert = e.alertDoc(res.Event, res.Rule, p.fired, p.now, p.prev, p.seq)
+		res.Alert = e.alertDoc(res.Event, res.Rule, res.FiredTimes, p.now, p.prev, res.AlertID)
 	}
 	return res.Alert
 }

@@ -98,7 +98,7 @@ func FuzzPlugins(f *testing.F) {
 			}
 			r := &Rule{ID: 1, Level: 3, Description: "d"}
 			e := &Engine{}
-			if b := e.alertDoc(ev, r, 1, time.Unix(0, 0), []*Event{ev}, 1); !json.Valid(b) {
+			if b := e.alertDoc(ev, r, 1, time.Unix(0, 0), []*Event{ev}, "0.1"); !json.Valid(b) {
 				t.Fatalf("%s: invalid alert JSON %s", name, b)
 			}
 		}
