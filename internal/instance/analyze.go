@@ -20,6 +20,7 @@ import (
 	"github.com/riposte/riposte/internal/collect"
 	"github.com/riposte/riposte/internal/config"
 	"github.com/riposte/riposte/internal/fleet"
+	"github.com/riposte/riposte/internal/jsonstr"
 	"github.com/riposte/riposte/ruleset"
 )
 
@@ -364,8 +365,9 @@ func alertFields(res *analysis.Result, managerName string, agent *fleet.Agent) (
 // the line, as Wazuh's alerts do. It reports whether it found the part to
 // rewrite; doc is returned unchanged when it did not.
 func withAgent(doc []byte, host string, a fleet.Agent) ([]byte, bool) {
-	name, _ := json.Marshal(host)
-	old := append(append([]byte(`"agent":{"id":"000","name":`), name...), '}')
+	// The name as the engine writes it (jsonstr, not encoding/json, which
+	// would escape &, < and >).
+	old := append(jsonstr.Append([]byte(`"agent":{"id":"000","name":`), host), '}')
 	i := bytes.Index(doc, old)
 	if i < 0 {
 		return doc, false

@@ -73,6 +73,11 @@ func TestWithAgent(t *testing.T) {
 	if other, rewritten := withAgent(doc, "someone else", fleet.Agent{ID: "007"}); rewritten || string(other) != string(doc) {
 		t.Errorf("a document without this host's agent part changed: %s", other)
 	}
+	// A name with characters encoding/json escapes, as the engine writes it.
+	amp := []byte(`{"agent":{"id":"000","name":"r&d <1>"},"id":"1.2"}`)
+	if _, rewritten := withAgent(amp, "r&d <1>", fleet.Agent{ID: "007"}); !rewritten {
+		t.Error("the agent part of a manager named r&d <1> not found")
+	}
 }
 
 // statefulConf has a stateful response run by a script that asks for the
