@@ -11,8 +11,8 @@ import (
 // carried out. It writes the log lines of a script run through the
 // protocol ("Starting", the input, the check_keys exchange, "Ended"), with
 // no pipes and no second reading of the reply. execd prepares many jobs,
-// settles their keys together, and carries out their adds with AddAll, in
-// one firewall transaction where the action can.
+// settles their keys together, and carries out their adds with StartAll,
+// in one firewall transaction where the action can.
 type Job struct {
 	// Keys are the keys of the check_keys line; nil for a stateless
 	// action or a delete, which have no handshake.
@@ -138,7 +138,7 @@ type queuedAdder interface {
 }
 
 // Queues reports whether the adds of the action named name can be queued
-// and carried out together by AddAll in env (firewall-drop on nftables:
+// and carried out together by StartAll in env (firewall-drop on nftables:
 // the backend is chosen, detected if need be, to tell).
 func Queues(name string, env *Env) bool {
 	f, ok := Lookup(name)
@@ -149,19 +149,16 @@ func Queues(name string, env *Env) bool {
 	return ok && q.queues()
 }
 
-// maxConcurrentAdds bounds the adds AddAll runs at once for actions that
+// maxConcurrentAdds bounds the adds StartAll runs at once for actions that
 // cannot queue them.
 const maxConcurrentAdds = 16
 
-// AddAll carries out the jobs that are not done yet, as Run does for each:
-// adds that can be queued (single addresses for firewall-drop on
-// nftables) go into one batch; the others run concurrently, a few at a
-// time.
-func AddAll(ctx context.Context, jobs []*Job) { StartAll(ctx, jobs)() }
-
-// StartAll starts what AddAll does and returns a function that waits for
-// it to end, so that the caller can get the next jobs ready meanwhile.
-// ctx must last until the wait is over.
+// StartAll starts to carry out the jobs that are not done yet, as Run does
+// for each: adds that can be queued (single addresses for firewall-drop
+// on nftables) go into one batch; the others run concurrently, a few at a
+// time. It returns a function that waits for them to end, so that the
+// caller can get the next jobs ready meanwhile; ctx must last until the
+// wait is over.
 func StartAll(ctx context.Context, jobs []*Job) (wait func()) {
 	type pending struct {
 		j    *Job

@@ -16,7 +16,7 @@ func addMessage(srcip string) []byte {
 
 // TestJobs prepares jobs of an action that cannot queue its adds
 // (ip-customblock, in a temporary root), answers their handshakes and
-// carries them out with AddAll: continued jobs act and log "Ended",
+// carries them out with StartAll: continued jobs act and log "Ended",
 // aborted and invalid ones do not act, each with the exit code a run
 // through the protocol would give.
 func TestJobs(t *testing.T) {
@@ -50,7 +50,7 @@ func TestJobs(t *testing.T) {
 		}
 		jobs = append(jobs, j)
 	}
-	AddAll(context.Background(), jobs)
+	StartAll(context.Background(), jobs)()
 	if err := log.Flush(); err != nil {
 		t.Fatal(err)
 	}

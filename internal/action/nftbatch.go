@@ -41,22 +41,7 @@ func (b *nftBackend) addBatched(ctx context.Context, a netip.Addr) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	req := &nftAddReq{addr: a, timeout: b.timeout, done: make(chan struct{})}
-	b.qmu.Lock()
-	b.queue = append(b.queue, req)
-	lead := !b.leading
-	b.leading = true
-	b.qmu.Unlock()
-	if lead {
-		b.lead(req)
-		return req.err
-	}
-	select {
-	case <-req.done:
-		return req.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return b.queueAdd(ctx, netip.PrefixFrom(a, a.BitLen()))()
 }
 
 // queueAdd queues the block of p, when it is a single address, without
@@ -82,6 +67,7 @@ func (b *nftBackend) queueAdd(ctx context.Context, p netip.Prefix) (wait func() 
 		b.qmu.Unlock()
 		if lead {
 			b.lead(req)
+			return req.err
 		}
 		select {
 		case <-req.done:
@@ -229,7 +215,7 @@ func (s *nftSession) netsHolding(nets *nftables.Set, addrs []netip.Addr, hint *n
 	if addrs[0].Is6() {
 		fam = 1
 	}
-	if hint == nil || len(addrs) < nftListNetsFrom || time.Now().Before(hint.until[fam]) {
+	if len(addrs) < nftListNetsFrom || time.Now().Before(hint.until[fam]) {
 		return nil, false, nil
 	}
 	ivs, err := s.intervals(nets)

@@ -134,6 +134,9 @@ func (x *Execd) runBatch(reqs []Request) {
 		defer cancel()
 		defer unlock()
 		wait()
+		// As for a single add: late is the adds' time running out, not
+		// the refreshes'.
+		late := ctx.Err() != nil && x.runCtx.Err() == nil
 		for _, it := range items {
 			if it.extended {
 				// The block is already in place; give it its new lifetime.
@@ -142,7 +145,6 @@ func (x *Execd) runBatch(reqs []Request) {
 				}
 			}
 		}
-		late := ctx.Err() != nil && x.runCtx.Err() == nil
 		if err := x.opts.ARLog.Flush(); err != nil {
 			x.log.Warn("cannot write active-responses.log", "err", err)
 		}

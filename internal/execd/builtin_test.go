@@ -107,11 +107,15 @@ func BenchmarkBurst(b *testing.B) {
 }
 
 // TestOverrideOfQueuedAction: an operator's file named like a built-in
-// whose adds go through the batch (firewall-drop) runs instead of it.
+// whose adds go through the batch (firewall-drop on nftables), put there
+// after execd decided to batch them, runs instead of it.
 func TestOverrideOfQueuedAction(t *testing.T) {
 	dir := t.TempDir()
+	x, rec, _ := start(t, dir, Options{Actions: action.Options{Backend: "nftables"}})
+	if !x.batched("firewall-drop") {
+		t.Fatal("firewall-drop on nftables is not batched")
+	}
 	script(t, dir, "firewall-drop", "read -r line\necho external > \"$0.ran\"\n")
-	x, rec, _ := start(t, dir, Options{})
 	r := req("firewall-drop", 0)
 	x.Submit(r)
 	res := rec.next(t, 5*time.Second)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -526,7 +525,7 @@ func (x *Execd) runAdd(req Request) {
 		res.Status = StatusKilled
 		res.Note = fmt.Sprintf("no check_keys line and no exit within %s; killed with its process group", x.opts.HandshakeTimeout)
 		x.arlog("%s: killed with its process group (pid %d): no check_keys line and no exit within %s (request %s)",
-			program, p.pid, x.opts.HandshakeTimeout, req.ID)
+			program, p.cmd.Process.Pid, x.opts.HandshakeTimeout, req.ID)
 		finish()
 		return
 	case err != nil:
@@ -696,7 +695,7 @@ func (x *Execd) deleteLocked(e *entry, note string) {
 		return
 	}
 	res.Started = p.started
-	if err := p.write(e.Delete); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+	if err := p.write(e.Delete); err != nil {
 		res.Note = fmt.Sprintf("could not write the message: %v", err)
 	}
 	p.closeStdin()

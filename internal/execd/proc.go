@@ -51,9 +51,7 @@ type proc struct {
 	started time.Time
 	done    chan struct{}
 	code    int // exit status, valid after done; -1 if killed
-	pid     int
 	cmd     *exec.Cmd
-	killed  bool
 	ctx     context.Context // the run is killed when it ends
 }
 
@@ -95,7 +93,6 @@ func startProc(ctx context.Context, path, argv0, dir string, wantStdout bool) (*
 		return nil, err
 	}
 	p.started = time.Now()
-	p.pid = cmd.Process.Pid
 	p.cmd = cmd
 	go func() {
 		_ = cmd.Wait()
@@ -201,7 +198,6 @@ func (p *proc) wait(d time.Duration) bool {
 
 // kill ends the run: the script's whole process group.
 func (p *proc) kill() {
-	p.killed = true
 	killGroup(p.cmd)
 	p.closeStdin()
 	p.closeStdout()

@@ -152,12 +152,7 @@ func openStore(path string) (*store, error) {
 
 func (s *store) close() error { return s.db.Close() }
 
-func (s *store) putTimer(r *timerRecord) error {
-	v := r.encode()
-	return s.group(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketTimers).Put([]byte(r.Key), v)
-	})
-}
+func (s *store) putTimer(r *timerRecord) error { return s.putTimers([]*timerRecord{r}) }
 
 // putTimers writes many timers in one commit.
 func (s *store) putTimers(rs []*timerRecord) error {
