@@ -76,11 +76,12 @@ func (l *Logger) Log(program, text string) error {
 	if l == nil {
 		return nil
 	}
-	b := l.buffer()
-	b = appendHeader(b, l.now(), program)
+	bp := l.buffer()
+	b := appendHeader(*bp, l.now(), program)
 	n := len(b)
 	b = append(b, text...)
-	return l.write(endLine(b, n))
+	*bp = endLine(b, n)
+	return l.write(bp)
 }
 
 // Logf is Log with a format.
@@ -88,24 +89,28 @@ func (l *Logger) Logf(program, format string, args ...any) error {
 	if l == nil {
 		return nil
 	}
-	b := l.buffer()
-	b = appendHeader(b, l.now(), program)
+	bp := l.buffer()
+	b := appendHeader(*bp, l.now(), program)
 	n := len(b)
 	b = fmt.Appendf(b, format, args...)
-	return l.write(endLine(b, n))
+	*bp = endLine(b, n)
+	return l.write(bp)
 }
 
-// buffer returns an empty buffer for one line.
-func (l *Logger) buffer() []byte {
+// buffer returns an empty buffer for one line, to hand to write.
+func (l *Logger) buffer() *[]byte {
 	if bp, ok := l.lines.Get().(*[]byte); ok {
-		return (*bp)[:0]
+		*bp = (*bp)[:0]
+		return bp
 	}
-	return make([]byte, 0, 512)
+	b := make([]byte, 0, 512)
+	return &b
 }
 
-// write queues line, which is built in a buffer from buffer, and keeps
-// the buffer for the next line.
-func (l *Logger) write(line []byte) error {
+// write queues the line built in bp, a buffer from buffer, and keeps the
+// buffer for the next line.
+func (l *Logger) write(bp *[]byte) error {
+	line := *bp
 	l.mu.Lock()
 	var err error
 	if l.f == nil {
@@ -115,7 +120,7 @@ func (l *Logger) write(line []byte) error {
 	}
 	l.mu.Unlock()
 	if cap(line) <= maxPooled {
-		l.lines.Put(&line)
+		l.lines.Put(bp)
 	}
 	return err
 }
