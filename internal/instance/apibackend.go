@@ -372,14 +372,20 @@ func (in *Instance) audit(r audit.Record) {
 		r.Time = time.Now().UTC()
 	}
 	in.trail.Add(r)
-	if in.js != nil {
-		select {
-		case in.auditq <- r:
-		default:
-			in.publishAudit(r) // the writer is far behind
-		}
-	}
+	in.keep(r)
 	in.notify()
+}
+
+// keep queues r for the audit stream.
+func (in *Instance) keep(r audit.Record) {
+	if in.js == nil {
+		return
+	}
+	select {
+	case in.auditq <- r:
+	default:
+		in.publishAudit(r) // the writer is far behind
+	}
 }
 
 // auditWriter publishes the audit records to the durable stream, away from
@@ -470,7 +476,14 @@ func (in *Instance) onRecord(r manager.Record) {
 	if r.Kind == "result" && r.Agent != fleet.ManagerID {
 		in.metrics.Run(r.Agent, r.Name, "", r.Outcome, 0, 0)
 	}
-	in.trail.Add(audit.Record{Time: r.Time, Kind: r.Kind, Agent: r.Agent, Command: r.Name, CommandID: r.CommandID, Outcome: r.Outcome, Note: r.Note})
+	rec := audit.Record{Time: r.Time, Kind: r.Kind, Agent: r.Agent, Command: r.Name, CommandID: r.CommandID, Outcome: r.Outcome, Note: r.Note}
+	in.trail.Add(rec)
+	if r.Kind == "result" && r.Agent == fleet.ManagerID && in.alone() {
+		// A lone manager applies this host's results without passing
+		// them through the stream (manager.LocalResult): their record
+		// goes there instead, with the other audit records.
+		in.keep(rec)
+	}
 	in.notify()
 }
 

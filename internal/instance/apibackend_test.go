@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riposte/riposte/internal/alert"
 	"github.com/riposte/riposte/internal/api"
 	"github.com/riposte/riposte/internal/audit"
+	"github.com/riposte/riposte/internal/execd"
 	"github.com/riposte/riposte/internal/fleet"
 	"github.com/riposte/riposte/internal/fleet/manager"
 	"github.com/riposte/riposte/internal/httpapi"
@@ -184,5 +186,38 @@ func TestAuditBatches(t *testing.T) {
 		if !reflect.DeepEqual(got[i], want[i]) {
 			t.Errorf("record %d after a restart:\n got %+v\nwant %+v", i, got[i], want[i])
 		}
+	}
+}
+
+// TestLocalResultsKept: the results of this host's runs, which a lone
+// manager applies without the stream, reach the audit stream with the
+// other records, and are back in the trail after a restart.
+func TestLocalResultsKept(t *testing.T) {
+	dir := t.TempDir()
+	results := make(chan execd.Result, 1)
+	in, stop := startInstanceIn(t, dir, func(r execd.Result) { results <- r })
+	defer stop()
+	a, err := alert.Parse([]byte(`{"rule":{"id":"1","level":7},"agent":{"id":"000"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Ingest(context.Background(), []*alert.Alert{a}, api.IngestOptions{})
+	var r execd.Result
+	select {
+	case r = <-results:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no result")
+	}
+	stop()
+
+	in2, stop2 := startInstanceIn(t, dir, nil)
+	defer stop2()
+	q := audit.Query{Kind: "result", Agent: "000"}
+	var got []audit.Record
+	for end := time.Now().Add(10 * time.Second); len(got) == 0 && time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		got, _ = in2.trail.Query(q) // Run reloads the trail
+	}
+	if len(got) != 1 || got[0].CommandID != r.RequestID || got[0].Command != "noop" || got[0].Outcome != "ok" {
+		t.Fatalf("results of this host after a restart: %+v (run %+v)", got, r)
 	}
 }

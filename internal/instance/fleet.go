@@ -100,8 +100,7 @@ func (in *Instance) startFleet(opts Options) error {
 		OnRecord:           in.onRecord,
 		Logger:             in.log.With("component", "manager"),
 	}
-	if in.broker != nil {
-		// The embedded server is this process's alone.
+	if in.alone() {
 		mo.Alone = true
 		mo.OnRevoke = func(id string) { in.broker.Disconnect(id) }
 	}
@@ -391,3 +390,7 @@ func (in *Instance) command(name string) *config.Command {
 	}
 	return nil
 }
+
+// alone reports whether this instance's manager is alone on its store:
+// the embedded server is this process's alone (manager.Options.Alone).
+func (in *Instance) alone() bool { return in.broker != nil }

@@ -203,7 +203,7 @@ func New(cfg *config.Config, opts Options) (*Instance, error) {
 		return nil, err
 	}
 	in.exec = x
-	if in.broker != nil {
+	if in.alone() {
 		// Alone on its store, the manager takes this host's active
 		// responses from execd's timers (see manager.Reconcile).
 		in.reconcileActive()

@@ -116,7 +116,17 @@ func TestLazyWrites(t *testing.T) {
 	if _, ok := stored(m, m.kvActive, "000.a"); ok {
 		t.Fatal("written while writes were still coming")
 	}
-	// Then one flush without new writes: all written.
+	// Then one flush without new writes: all written, 000.c's purge in
+	// place of its put (three writes to the active bucket, not four).
+	activeWrites := func() uint64 {
+		t.Helper()
+		st, err := m.kvActive.Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.(*jetstream.KeyValueBucketStatus).StreamInfo().State.LastSeq
+	}
+	before := activeWrites()
 	m.flushLazy()
 	for _, k := range []struct {
 		kv         jetstream.KeyValue
@@ -128,6 +138,9 @@ func TestLazyWrites(t *testing.T) {
 	}
 	if _, ok := stored(m, m.kvActive, "000.c"); ok {
 		t.Error("000.c, purged before its write, is stored")
+	}
+	if n := activeWrites() - before; n != 3 {
+		t.Errorf("%d writes to the active bucket, want 3 (a later write replaces one waiting)", n)
 	}
 
 	// Writes that never stop are written once the oldest has waited

@@ -148,9 +148,6 @@ type cmdEntry struct {
 	rev uint64
 	// sentSeq numbers its last send among the manager's (Manager.sends).
 	sentSeq uint64
-	// unwritten: the record's first write is deferred (see storeDefer);
-	// a final status written before then takes its place.
-	unwritten bool
 }
 
 // A command sent to a connected agent usually has its result within tens
@@ -309,7 +306,6 @@ func (m *Manager) issue(cmds []fleet.Command, srcIPs []string) map[string]string
 			out[c.Agent] = Sent
 		}
 		if connected && m.o.Alone {
-			e.unwritten = true
 			m.deferred = append(m.deferred, e)
 		} else {
 			stored = append(stored, e)
@@ -373,8 +369,9 @@ func (m *Manager) storeDeferred(all bool) {
 			break
 		}
 		n++
-		if e.unwritten {
-			e.unwritten = false
+		if statusRank(e.rec.Status) < 2 {
+			// Not final yet: no final status has taken the place of the
+			// deferred write.
 			entries = append(entries, e)
 		}
 	}
@@ -641,7 +638,6 @@ func (m *Manager) finish(ctx context.Context, entries []*cmdEntry, status, kind,
 		}
 		prev := e.rec.Note
 		e.rec.Status, e.rec.Finished, e.rec.Note = status, now, note
-		e.unwritten = false // this write takes the place of the deferred one
 		jobs = append(jobs, job{e, e.rec, e.rev, prev})
 	}
 	m.mu.Unlock()
@@ -826,7 +822,6 @@ func (m *Manager) applyAck(agent string, r fleet.Result) {
 			// written now.
 			if agent != fleet.ManagerID && (status != CmdAccepted || extend != nil) {
 				b, _ = json.Marshal(e.rec)
-				e.unwritten = false
 			}
 		}
 	} else {
@@ -868,7 +863,6 @@ func (m *Manager) applyRun(agent string, r fleet.Result) {
 			e.rec.Status, e.rec.Outcome, e.rec.Note, e.rec.Finished = status, r.Outcome, r.Note, now
 			if agent != fleet.ManagerID {
 				cmdBytes, _ = json.Marshal(e.rec)
-				e.unwritten = false
 			}
 		}
 	}

@@ -368,8 +368,7 @@ func tokenSafe(s string) string {
 func (m *Manager) Close() {
 	m.once.Do(func() {
 		close(m.closed)
-		m.storeDeferred(true)
-		m.closeLazy()
+		m.writePutOff(true)
 		m.endLife()
 		// Stopping a watcher asks the server to drop its consumer; when
 		// a node of a cluster died, that request waits out its timeout.
@@ -460,8 +459,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-m.kick:
 			m.maintain(ctx, false)
 		case <-st.C:
-			m.storeDeferred(false)
-			m.flushLazy()
+			m.writePutOff(false)
 		}
 	}
 }

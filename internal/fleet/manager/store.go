@@ -62,8 +62,7 @@ type lazyWrites struct {
 	mu      sync.Mutex
 	pending map[lazyKey]lazyWrite
 	oldest  time.Time // when the oldest waiting write was put off
-	adds    uint64    // writes put off so far
-	checked uint64    // adds at the last flush that found writes still coming
+	busy    bool      // a write was put off since the last flush
 	closed  bool      // the manager is closing: nothing is put off
 
 	// flushing is held while waiting writes are published, and by the
@@ -132,22 +131,28 @@ func (m *Manager) later(k lazyKey, w lazyWrite) bool {
 		l.pending = make(map[lazyKey]lazyWrite)
 	}
 	l.pending[k] = w
-	l.adds++
+	l.busy = true
 	full := len(l.pending) >= lazyMost
 	l.mu.Unlock()
 	if full {
-		m.flushLazy()
+		// Not here: the caller is on the path of a block.
+		m.behind(m.flushLazy)
 	}
 	return true
 }
 
+// writePutOff makes the writes a lone manager puts off that are due: the
+// first writes of command records (storeDeferred) and lazyWrites. With
+// closing set (Close) it makes them all, and later ones at once.
+func (m *Manager) writePutOff(closing bool) {
+	m.storeDeferred(closing)
+	m.writeLazy(closing)
+}
+
 // flushLazy writes the waiting writes when no write was put off since the
 // previous call (the burst is over), when the oldest has waited lazyMax or
-// when lazyMost wait. Close calls closeLazy instead.
+// when lazyMost wait.
 func (m *Manager) flushLazy() { m.writeLazy(false) }
-
-// closeLazy writes every waiting write; later writes are not put off.
-func (m *Manager) closeLazy() { m.writeLazy(true) }
 
 func (m *Manager) writeLazy(closing bool) {
 	l := &m.lazy
@@ -161,14 +166,14 @@ func (m *Manager) writeLazy(closing bool) {
 		l.mu.Unlock()
 		return
 	}
-	if !closing && l.adds != l.checked && m.o.Now().Sub(l.oldest) < lazyMax && len(l.pending) < lazyMost {
-		l.checked = l.adds
+	if !closing && l.busy && m.o.Now().Sub(l.oldest) < lazyMax && len(l.pending) < lazyMost {
+		l.busy = false
 		l.mu.Unlock()
 		return
 	}
 	pending := l.pending
 	l.pending = nil
-	l.checked = l.adds
+	l.busy = false
 	l.mu.Unlock()
 	for k, w := range pending {
 		m.write(k, w)
