@@ -183,19 +183,16 @@ type decodedLine struct {
 func decodeLines(ctx context.Context, eng *analysis.Engine, lines <-chan sourceLine, out chan<- []decodedLine) {
 	for ctx.Err() == nil {
 		var batch []decodedLine
+		add := func(l sourceLine) bool {
+			batch = append(batch, decodedLine{l, eng.Decode(l.location, l.text)})
+			return len(batch) < decodeBatch
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case l := <-lines:
-			batch = append(make([]decodedLine, 0, 16), decodedLine{l, eng.Decode(l.location, l.text)})
-		}
-	more:
-		for len(batch) < decodeBatch && ctx.Err() == nil {
-			select {
-			case l := <-lines:
-				batch = append(batch, decodedLine{l, eng.Decode(l.location, l.text)})
-			default:
-				break more
+			if add(l) {
+				takeQueued(lines, add)
 			}
 		}
 		select {
@@ -268,17 +265,11 @@ func (in *Instance) answer(ctx context.Context, found <-chan analyzed, alerts *a
 	}
 	for a := range found {
 		take(a)
-	more:
-		for len(answer) < maxAnswered {
-			select {
-			case a, ok := <-found:
-				if !ok {
-					break more
-				}
+		if len(answer) < maxAnswered {
+			takeQueued(found, func(a analyzed) bool {
 				take(a)
-			default:
-				break more
-			}
+				return len(answer) < maxAnswered
+			})
 		}
 		alerts.flush()
 		if len(answer) > 0 && ctx.Err() == nil {
@@ -432,5 +423,21 @@ func (c collector) run(ctx context.Context, lf config.LocalFile, offsets collect
 		return t.Run(ctx, func(l collect.Line) error {
 			return send(sourceLine{location: lf.Location, text: string(l.Text)})
 		})
+	}
+}
+
+// takeQueued hands take the values ch holds at once, one at a time, until
+// ch is empty or closed, or take returns false: a stage that takes a batch
+// of what waits, without waiting for more.
+func takeQueued[T any](ch <-chan T, take func(T) bool) {
+	for {
+		select {
+		case v, ok := <-ch:
+			if !ok || !take(v) {
+				return
+			}
+		default:
+			return
+		}
 	}
 }

@@ -394,37 +394,31 @@ func (in *Instance) keep(r audit.Record) {
 // messages instead of one each.
 func (in *Instance) auditWriter(ctx context.Context) error {
 	batch := make([]audit.Record, 0, auditBatch)
-	for {
-		select {
-		case r := <-in.auditq:
-			batch = append(batch, r)
-		case <-ctx.Done():
-			for {
-				select {
-				case r := <-in.auditq:
-					batch = append(batch, r)
-					if len(batch) == auditBatch {
-						in.publishAudit(batch...)
-						batch = batch[:0]
-					}
-				default:
-					in.publishAudit(batch...)
-					return nil
-				}
-			}
-		}
-	more:
-		for len(batch) < auditBatch {
-			select {
-			case r := <-in.auditq:
-				batch = append(batch, r)
-			default:
-				break more
-			}
-		}
+	add := func(r audit.Record) bool {
+		batch = append(batch, r)
+		return len(batch) < auditBatch
+	}
+	publish := func() {
 		in.publishAudit(batch...)
 		clear(batch)
 		batch = batch[:0]
+	}
+	for {
+		select {
+		case r := <-in.auditq:
+			if add(r) {
+				takeQueued(in.auditq, add)
+			}
+			publish()
+		case <-ctx.Done():
+			for {
+				takeQueued(in.auditq, add)
+				if len(batch) == 0 {
+					return nil
+				}
+				publish()
+			}
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -71,4 +72,24 @@ func TestRunGroupNamesSlowParts(t *testing.T) {
 	if !strings.Contains(out, "waiting for parts to stop") || !strings.Contains(out, "parts=[slow]") {
 		t.Fatalf("the slow part is not named in the log:\n%s", out)
 	}
+}
+
+// TestTakeQueued: a stage takes what waits, up to where it says stop,
+// without waiting for more and without taking past a closed channel.
+func TestTakeQueued(t *testing.T) {
+	ch := make(chan int, 10)
+	for i := range 5 {
+		ch <- i
+	}
+	var got []int
+	takeQueued(ch, func(v int) bool { got = append(got, v); return len(got) < 3 })
+	if !slices.Equal(got, []int{0, 1, 2}) || len(ch) != 2 {
+		t.Fatalf("took %v, %d left; want 0 1 2, 2 left", got, len(ch))
+	}
+	close(ch)
+	takeQueued(ch, func(v int) bool { got = append(got, v); return true })
+	if !slices.Equal(got, []int{0, 1, 2, 3, 4}) {
+		t.Fatalf("took %v after close", got)
+	}
+	takeQueued(make(chan int), func(int) bool { t.Fatal("took from an empty channel"); return true })
 }
