@@ -320,7 +320,8 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 
 // TestCentralListAfterSIGKILL: the central list of active responses
 // (/api/v1/responses) shows, after kill -9 and a start, the block whose
-// timer survived, even when the list's own write had not happened yet.
+// timer survived, whether or not the list's own put-off write had happened
+// (TestReconcileAtStart makes sure it had not).
 func TestCentralListAfterSIGKILL(t *testing.T) {
 	requireRoot(t)
 	t.Parallel()
