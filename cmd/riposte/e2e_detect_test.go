@@ -24,49 +24,68 @@ func TestBruteForceFromLogFile(t *testing.T) {
 	if err := os.WriteFile(authLog, nil, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeConfig(t, dir,
-		`<command><name>firewall-drop</name><executable>firewall-drop</executable><timeout_allowed>yes</timeout_allowed></command>
-  <active-response><command>firewall-drop</command><location>local</location><rules_id>5712,5720,5763</rules_id><timeout>4</timeout></active-response>
-  <localfile><log_format>syslog</log_format><location>`+authLog+`</location></localfile>`,
-		"", "<firewall_backend>nftables</firewall_backend>")
-	in := startRiposteIn(t, dir, cfg, ns)
+	in := startRiposteIn(t, dir, bruteForceConfig(t, dir, `<log_format>syslog</log_format><location>`+authLog+`</location>`), ns)
 	waitFor(t, 5*time.Second, "the log file to be followed", func() bool {
 		return len(in.logLines("following log file")) == 1
 	})
-
 	f, err := os.OpenFile(authLog, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	// Seven failures from one address and noise from others: no block yet.
+	sshBruteForce(t, ns, in, "203.0.113.99", func(pid int, message string) {
+		fmt.Fprintf(f, "Nov 27 10:00:00 web01 sshd[%d]: %s\n", pid, message)
+	})
+}
+
+// bruteForceConfig writes, in dir, the configuration of the brute-force
+// tests: firewall-drop on nftables for 4 s on rules 5712, 5720 and 5763,
+// and one <localfile> of the given content.
+func bruteForceConfig(t *testing.T, dir, localfile string) string {
+	return writeConfig(t, dir,
+		`<command><name>firewall-drop</name><executable>firewall-drop</executable><timeout_allowed>yes</timeout_allowed></command>
+  <active-response><command>firewall-drop</command><location>local</location><rules_id>5712,5720,5763</rules_id><timeout>4</timeout></active-response>
+  <localfile>`+localfile+`</localfile>`,
+		"", "<firewall_backend>nftables</firewall_backend>")
+}
+
+// sshBruteForce has sshd log (through logLine, as sshd[pid]) seven failed
+// passwords from attacker and one each from seven other addresses, and
+// checks that nothing is blocked; then an eighth from attacker, which
+// must end in a block in the kernel (in ns) and an alert 5763 in
+// alerts.json with every one of alertWants, and the block must be lifted
+// after its timeout. It stops in.
+func sshBruteForce(t *testing.T, ns string, in *instance, attacker string, logLine func(pid int, message string), alertWants ...string) {
+	t.Helper()
 	for i := 0; i < 7; i++ {
-		fmt.Fprintf(f, "Nov 27 10:00:%02d web01 sshd[%d]: Failed password for root from 203.0.113.99 port %d ssh2\n", i, 4000+i, 50000+i)
-		fmt.Fprintf(f, "Nov 27 10:00:%02d web01 sshd[%d]: Failed password for root from 198.51.100.%d port 22 ssh2\n", i, 5000+i, i+1)
+		logLine(4000+i, fmt.Sprintf("Failed password for root from %s port %d ssh2", attacker, 50000+i))
+		logLine(5000+i, fmt.Sprintf("Failed password for root from 198.51.100.%d port 22 ssh2", i+1))
 	}
 	time.Sleep(quietWindow)
-	if strings.Contains(nftTable(ns), "203.0.113.99") {
+	if strings.Contains(nftTable(ns), attacker) {
 		t.Fatal("blocked before the brute-force threshold")
 	}
 	written := time.Now()
-	fmt.Fprintf(f, "Nov 27 10:00:08 web01 sshd[4008]: Failed password for root from 203.0.113.99 port 50008 ssh2\n")
+	logLine(4008, fmt.Sprintf("Failed password for root from %s port 50008 ssh2", attacker))
 	waitFor(t, 5*time.Second, "the attacker in the kernel set", func() bool {
-		return strings.Contains(nftTable(ns), "203.0.113.99")
+		return strings.Contains(nftTable(ns), attacker)
 	})
-	t.Logf("line written → address in the kernel set: %s (polled every 20ms)", time.Since(written).Round(time.Millisecond))
+	t.Logf("line logged → address in the kernel set: %s (polled every 20ms)", time.Since(written).Round(time.Millisecond))
 	for i := 1; i <= 7; i++ {
 		if strings.Contains(nftTable(ns), fmt.Sprintf("198.51.100.%d ", i)) {
 			t.Errorf("198.51.100.%d blocked after one failure", i)
 		}
 	}
-	alerts := readFile(filepath.Join(dir, "logs", "alerts", "alerts.json"))
-	if !strings.Contains(alerts, `"id":"5763"`) || !strings.Contains(alerts, `"srcip":"203.0.113.99"`) {
-		t.Errorf("alerts.json lacks the brute-force alert:\n%s", truncate(alerts, 3000))
+	alerts := readFile(filepath.Join(in.dir, "logs", "alerts", "alerts.json"))
+	for _, want := range append([]string{`"id":"5763"`, `"srcip":"` + attacker + `"`}, alertWants...) {
+		if !strings.Contains(alerts, want) {
+			t.Errorf("alerts.json lacks %s of the brute-force alert:\n%s", want, truncate(alerts, 3000))
+		}
 	}
 	waitFor(t, 10*time.Second, "the block to be lifted after its timeout", func() bool {
 		return len(runsWhere(in.runs(), func(r execd.Result) bool { return r.Verb == "delete" && r.Status == execd.StatusOK })) == 1
 	})
-	if strings.Contains(nftTable(ns), "203.0.113.99") {
+	if strings.Contains(nftTable(ns), attacker) {
 		t.Fatal("still blocked after the delete")
 	}
 	in.stop()
@@ -136,6 +155,9 @@ exec ` + journald
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("journald:\n%s", out.String())
+		}
 	})
 	pid := cmd.Process.Pid
 	waitFor(t, 10*time.Second, "journald's socket", func() bool {
@@ -166,11 +188,7 @@ func TestBruteForceFromJournal(t *testing.T) {
 	ns := newNetns(t) // first: the journal's mount namespace copies its mount
 	journald := privateJournal(t)
 	dir := newDataDir(t, nil)
-	cfg := writeConfig(t, dir,
-		`<command><name>firewall-drop</name><executable>firewall-drop</executable><timeout_allowed>yes</timeout_allowed></command>
-  <active-response><command>firewall-drop</command><location>local</location><rules_id>5712,5720,5763</rules_id><timeout>4</timeout></active-response>
-  <localfile><log_format>journald</log_format><location>journald</location></localfile>`,
-		"", "<firewall_backend>nftables</firewall_backend>")
+	cfg := bruteForceConfig(t, dir, `<log_format>journald</log_format><location>journald</location>`)
 	in := startProcessWith(t, dir, []string{"nsenter", "-t", fmt.Sprint(journald), "-m", "ip", "netns", "exec", ns},
 		"run", "--config", cfg, "--data-dir", dir)
 	in.expectLog(1, "reading the systemd journal")
@@ -182,34 +200,6 @@ func TestBruteForceFromJournal(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		return strings.Contains(readFile(alertsPath), `"srcip":"192.0.2.250"`)
 	})
-
-	// Seven failures from one address and noise from others: no block yet.
-	for i := 0; i < 7; i++ {
-		journalLog(t, journald, 4000+i, fmt.Sprintf("Failed password for root from 203.0.113.98 port %d ssh2", 50000+i))
-		journalLog(t, journald, 5000+i, fmt.Sprintf("Failed password for root from 198.51.100.%d port 22 ssh2", i+1))
-	}
-	time.Sleep(quietWindow)
-	if strings.Contains(nftTable(ns), "203.0.113.98") {
-		t.Fatal("blocked before the brute-force threshold")
-	}
-	journalLog(t, journald, 4008, "Failed password for root from 203.0.113.98 port 50008 ssh2")
-	waitFor(t, 5*time.Second, "the attacker in the kernel set", func() bool {
-		return strings.Contains(nftTable(ns), "203.0.113.98")
-	})
-	for i := 1; i <= 7; i++ {
-		if strings.Contains(nftTable(ns), fmt.Sprintf("198.51.100.%d ", i)) {
-			t.Errorf("198.51.100.%d blocked after one failure", i)
-		}
-	}
-	alerts := readFile(alertsPath)
-	if !strings.Contains(alerts, `"id":"5763"`) || !strings.Contains(alerts, `"srcip":"203.0.113.98"`) || !strings.Contains(alerts, `"location":"journald"`) {
-		t.Errorf("alerts.json lacks the brute-force alert from the journal:\n%s", truncate(alerts, 3000))
-	}
-	waitFor(t, 10*time.Second, "the block to be lifted after its timeout", func() bool {
-		return len(runsWhere(in.runs(), func(r execd.Result) bool { return r.Verb == "delete" && r.Status == execd.StatusOK })) == 1
-	})
-	if strings.Contains(nftTable(ns), "203.0.113.98") {
-		t.Fatal("still blocked after the delete")
-	}
-	in.stop()
+	sshBruteForce(t, ns, in, "203.0.113.98", func(pid int, message string) { journalLog(t, journald, pid, message) },
+		`"location":"journald"`)
 }

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -302,10 +303,8 @@ func startProcessWith(t *testing.T, dir string, prefix []string, args ...string)
 		exited: make(chan struct{}),
 		client: api.NewSocketClient(filepath.Join(dir, "riposte.sock")),
 	}
-	in.cmd = exec.Command(riposteBin, args...)
-	if len(prefix) > 0 {
-		in.cmd = exec.Command(prefix[0], append(append(prefix[1:len(prefix):len(prefix)], riposteBin), args...)...)
-	}
+	argv := append(append(slices.Clone(prefix), riposteBin), args...)
+	in.cmd = exec.Command(argv[0], argv[1:]...)
 	in.cmd.Dir = dir
 	in.cmd.Stdout = in.stderr
 	in.cmd.Stderr = in.stderr
