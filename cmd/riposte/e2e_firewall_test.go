@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,7 +55,7 @@ func TestFirewallDropBuiltin(t *testing.T) {
 	}
 
 	// A firewall reload wipes everything; the block comes back.
-	if out, err := exec.Command("ip", "netns", "exec", ns, "nft", "flush", "ruleset").CombinedOutput(); err != nil {
+	if out, err := netnstest.Output(ns, "nft", "flush", "ruleset"); err != nil {
 		t.Fatalf("nft flush ruleset: %v %s", err, out)
 	}
 	flushed := time.Now()
