@@ -94,11 +94,8 @@ var ErrTooLarge = errors.New("alert too large")
 // JSON object with nothing after it.
 func Parse(b []byte) (*Alert, error) {
 	b = bytes.TrimSpace(b)
-	if len(b) > MaxSize {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), MaxSize)
-	}
-	if len(b) == 0 || b[0] != '{' {
-		return nil, errors.New("alert is not a JSON object")
+	if err := checkShape(b); err != nil {
+		return nil, err
 	}
 	var d doc
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -112,11 +109,11 @@ func Parse(b []byte) (*Alert, error) {
 	if err := json.Compact(&buf, b); err != nil {
 		return nil, fmt.Errorf("invalid alert JSON: %w", err)
 	}
-	a := &Alert{Raw: buf.Bytes(), AgentID: ManagerID}
-	if err := a.fill(&d); err != nil {
+	f, err := d.fields()
+	if err != nil {
 		return nil, err
 	}
-	return a, nil
+	return newAlert(buf.Bytes(), f)
 }
 
 // Fields are the values of an alert document that an Alert holds, for
@@ -158,12 +155,30 @@ type Fields struct {
 // a rule number, rule.level a level from 0 to 20 and agent.id, when
 // present, an agent number.
 func FromFields(raw []byte, f Fields) (*Alert, error) {
-	if len(raw) > MaxSize {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(raw), MaxSize)
+	if err := checkShape(raw); err != nil {
+		return nil, err
 	}
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil, errors.New("alert is not a JSON object")
+	return newAlert(raw, f)
+}
+
+// checkShape checks what can be seen of a document before it is read: its
+// size, and that it starts as an object.
+func checkShape(b []byte) error {
+	if len(b) > MaxSize {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), MaxSize)
 	}
+	if len(b) == 0 || b[0] != '{' {
+		return errors.New("alert is not a JSON object")
+	}
+	return nil
+}
+
+// newAlert checks the values of f, read from the document raw, and makes
+// the Alert of both: rule.id must be a rule number, rule.level a level
+// from 0 to 20 and agent.id, when present, an agent number; the source
+// address is the first of data.win.eventdata.ipAddress, data.srcip and
+// source.ip that is present, the user data.dstuser, else user.name.
+func newAlert(raw []byte, f Fields) (*Alert, error) {
 	if f.RuleID == "" {
 		return nil, &FieldError{"rule.id", "missing"}
 	}
@@ -195,66 +210,65 @@ func FromFields(raw []byte, f Fields) (*Alert, error) {
 	return a, nil
 }
 
-func (a *Alert) fill(d *doc) error {
+// fields reads the values of an Alert from a decoded document, checking
+// their JSON types. Of the source addresses it reads the first present
+// (the one newAlert takes), and user.name only without data.dstuser.
+func (d *doc) fields() (Fields, error) {
+	var f Fields
 	var err error
-	if a.ID, err = scalar("id", d.ID); err != nil {
-		return err
+	if f.ID, err = scalar("id", d.ID); err != nil {
+		return f, err
 	}
 	if d.Rule == nil {
-		return &FieldError{"rule", "missing"}
+		return f, &FieldError{"rule", "missing"}
 	}
-	if a.RuleID, err = scalar("rule.id", d.Rule.ID); err != nil {
-		return err
+	if f.RuleID, err = scalar("rule.id", d.Rule.ID); err != nil {
+		return f, err
 	}
-	if a.RuleID == "" {
-		return &FieldError{"rule.id", "missing"}
-	}
-	if !digits(a.RuleID) {
-		return &FieldError{"rule.id", fmt.Sprintf("%q is not a rule number", a.RuleID)}
+	if f.RuleID == "" {
+		return f, &FieldError{"rule.id", "missing"}
 	}
 	lvl, err := scalar("rule.level", d.Rule.Level)
 	if err != nil {
-		return err
+		return f, err
 	}
 	if lvl == "" {
-		return &FieldError{"rule.level", "missing"}
+		return f, &FieldError{"rule.level", "missing"}
 	}
-	n, convErr := strconv.Atoi(lvl)
-	if convErr != nil || n < 0 || n > 20 {
-		return &FieldError{"rule.level", fmt.Sprintf("%q is not a level from 0 to 20", lvl)}
+	if f.RuleLevel, err = strconv.Atoi(lvl); err != nil {
+		return f, &FieldError{"rule.level", fmt.Sprintf("%q is not a level from 0 to 20", lvl)}
 	}
-	a.RuleLevel = n
-	a.RuleGroups = d.Rule.Groups
-	a.NoAR = hasNoAR(d.Rule.Options)
-
+	f.RuleGroups = d.Rule.Groups
+	f.RuleOptions = ruleOptions(d.Rule.Options)
 	if d.Agent != nil {
-		id, err := scalar("agent.id", d.Agent.ID)
-		if err != nil {
-			return err
+		if f.AgentID, err = scalar("agent.id", d.Agent.ID); err != nil {
+			return f, err
 		}
-		if id != "" {
-			if !digits(id) {
-				return &FieldError{"agent.id", fmt.Sprintf("%q is not an agent number", id)}
-			}
-			a.AgentID = PadID(id)
-		}
-		a.AgentName = d.Agent.Name
+		f.AgentName = d.Agent.Name
 	}
-
-	if a.SrcIP, a.SrcIPField, err = d.srcIP(); err != nil {
-		return err
+	src, field, err := d.srcIP()
+	if err != nil {
+		return f, err
+	}
+	switch field {
+	case "data.win.eventdata.ipAddress":
+		f.WinIPAddress = src
+	case "data.srcip":
+		f.SrcIP = src
+	case "source.ip":
+		f.SourceIP = src
 	}
 	if d.Data != nil {
-		if a.DstUser, err = str("data.dstuser", d.Data.DstUser); err != nil {
-			return err
+		if f.DstUser, err = str("data.dstuser", d.Data.DstUser); err != nil {
+			return f, err
 		}
 	}
-	if a.DstUser == "" && d.User != nil {
-		if a.DstUser, err = str("user.name", d.User.Name); err != nil {
-			return err
+	if f.DstUser == "" && d.User != nil {
+		if f.UserName, err = str("user.name", d.User.Name); err != nil {
+			return f, err
 		}
 	}
-	return nil
+	return f, nil
 }
 
 // srcIP is the source address a response acts on, as written: the first
@@ -383,23 +397,19 @@ func ListsNoAR(options []string) bool {
 	return false
 }
 
-// hasNoAR reports whether rule.options (a string or a list of strings)
-// contains no_ar.
-func hasNoAR(raw json.RawMessage) bool {
+// ruleOptions reads rule.options: a list, or a comma-separated string as
+// some producers write it; anything else reads as none.
+func ruleOptions(raw json.RawMessage) []string {
 	if len(raw) == 0 {
-		return false
+		return nil
 	}
 	var list []string
 	if json.Unmarshal(raw, &list) == nil {
-		return ListsNoAR(list)
+		return list
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		for _, o := range strings.Split(s, ",") {
-			if strings.TrimSpace(o) == "no_ar" {
-				return true
-			}
-		}
+		return strings.Split(s, ",")
 	}
-	return false
+	return nil
 }
