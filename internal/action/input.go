@@ -207,7 +207,7 @@ func readMessage(d *decoder, m *message) {
 			switch d.structValue(&m.v5.bad) {
 			case structObject:
 				m.v5.source.set = true
-				readSource(d, &m.v5.source)
+				readKey(d, "ip", &m.v5.source.ip)
 			case structNull:
 				m.v5.source = sourceFields{}
 			}
@@ -215,7 +215,7 @@ func readMessage(d *decoder, m *message) {
 			switch d.structValue(&m.v5.bad) {
 			case structObject:
 				m.v5.user.set = true
-				readUser(d, &m.v5.user)
+				readKey(d, "name", &m.v5.user.name)
 			case structNull:
 				m.v5.user = userFields{}
 			}
@@ -355,20 +355,13 @@ func readActiveResponse(d *decoder, f *activeResponseFields, bad *bool) {
 	}
 }
 
-func readSource(d *decoder, f *sourceFields) {
+// readKey reads an object for the value of one key into v, which it
+// leaves as it is without the key: as encoding/json merges an object into
+// what an earlier one of the same name set.
+func readKey(d *decoder, name string, v *[]byte) {
 	for key, ok := d.firstKey(); ok; key, ok = d.nextKey() {
-		if keyIs(key, "ip") {
-			f.ip = d.value()
-		} else {
-			d.value()
-		}
-	}
-}
-
-func readUser(d *decoder, f *userFields) {
-	for key, ok := d.firstKey(); ok; key, ok = d.nextKey() {
-		if keyIs(key, "name") {
-			f.name = d.value()
+		if keyIs(key, name) {
+			*v = d.value()
 		} else {
 			d.value()
 		}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"unicode/utf8"
+
+	"github.com/riposte/riposte/internal/jsonstr"
 )
 
 // maxDepth is encoding/json's limit on the nesting of arrays and objects.
@@ -240,15 +242,6 @@ func skipDigits(b []byte, i int) int {
 	return i
 }
 
-// strPlain marks the bytes that stand for themselves in a JSON string: ASCII
-// from the space on, but for the quote and the backslash.
-var strPlain = func() (t [256]bool) {
-	for c := ' '; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
 // str skips the string at the offset. plain reports that it has neither
 // escapes nor bytes from 0x80 up, so that it decodes to its bytes.
 func (d *decoder) str() (plain bool) {
@@ -256,7 +249,7 @@ func (d *decoder) str() (plain bool) {
 	plain = true
 	for i := d.off + 1; i < len(b); {
 		c := b[i]
-		if strPlain[c] {
+		if jsonstr.Plain(c) {
 			i++
 			continue
 		}

@@ -5,13 +5,18 @@ package jsonstr
 
 import "unicode/utf8"
 
-// jsonSafe reports the ASCII bytes Append copies as they are.
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
+// plain marks the bytes that stand for themselves in a JSON string:
+// ASCII from the space on, but for the quote and the backslash.
+var plain = func() (t [256]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
 		t[c] = c != '"' && c != '\\'
 	}
 	return t
 }()
+
+// Plain reports whether c stands for itself in a JSON string: Append
+// copies it as it is, and a reader need not decode it.
+func Plain(c byte) bool { return plain[c] }
 
 // Append appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, one
 // per bad byte, as encoding/json does; unlike encoding/json it leaves <, >
@@ -53,7 +58,7 @@ func AppendEscaped(b []byte, s string) []byte {
 		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if jsonSafe[c] {
+			if plain[c] {
 				i++
 				continue
 			}
