@@ -59,37 +59,22 @@ const maxFinished = 50000
 // are more than max, down to three quarters of max, so that a flood of
 // commands does not hold memory for the whole retention, and the sort is
 // not done again at each of the next commands. The lock is taken one agent
-// at a time, so that dispatches do not wait for the whole scan.
+// at a time, so that in a fleet dispatches do not wait for the whole scan
+// (a manager blocking for itself alone has one agent, 000).
 func (m *Manager) forgetFinished(max int) {
 	type ref struct {
 		agent, id string
 		at        time.Time
 	}
-	// Counted first: under the bound, as is usual, nothing is gathered.
 	agents := m.cmdAgents()
+	// Counted first: under the bound, as is usual, nothing is gathered.
 	n := 0
-	for _, agent := range agents {
-		m.mu.RLock()
-		for _, e := range m.cmds[agent] {
-			if statusRank(e.rec.Status) == 2 {
-				n++
-			}
-		}
-		m.mu.RUnlock()
-	}
+	m.eachFinished(agents, func(string, string, *cmdEntry) { n++ })
 	if n <= max {
 		return
 	}
 	done := make([]ref, 0, n)
-	for _, agent := range agents {
-		m.mu.RLock()
-		for id, e := range m.cmds[agent] {
-			if statusRank(e.rec.Status) == 2 {
-				done = append(done, ref{agent, id, e.rec.Finished})
-			}
-		}
-		m.mu.RUnlock()
-	}
+	m.eachFinished(agents, func(agent, id string, e *cmdEntry) { done = append(done, ref{agent, id, e.rec.Finished}) })
 	if len(done) <= max {
 		return
 	}
@@ -106,6 +91,20 @@ func (m *Manager) forgetFinished(max int) {
 		}
 		m.mu.Unlock()
 		done = done[n:]
+	}
+}
+
+// eachFinished calls fn with each finished command of agents, under the
+// read lock taken one agent at a time.
+func (m *Manager) eachFinished(agents []string, fn func(agent, id string, e *cmdEntry)) {
+	for _, agent := range agents {
+		m.mu.RLock()
+		for id, e := range m.cmds[agent] {
+			if statusRank(e.rec.Status) == 2 {
+				fn(agent, id, e)
+			}
+		}
+		m.mu.RUnlock()
 	}
 }
 
@@ -580,7 +579,8 @@ func (m *Manager) retry() {
 func (m *Manager) expire(ctx context.Context) {
 	now := m.o.Now()
 	var expired []*cmdEntry
-	// One agent at a time, so that dispatches do not wait for the scan.
+	// One agent at a time, so that in a fleet dispatches do not wait for
+	// the whole scan.
 	for _, agent := range m.cmdAgents() {
 		m.mu.Lock()
 		cmds := m.cmds[agent]
